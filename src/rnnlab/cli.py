@@ -1,0 +1,442 @@
+"""The command line: parse, call the library, render.
+
+Results go to stdout (``--json`` for scripts), progress and messages to stderr. Errors raised by
+the library are caught in ``main`` and printed as one line, ``error: …``, with exit status 2 for
+usage errors and 1 otherwise. torch is imported only by the commands that need it, so ``--help``
+stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional
+
+import click
+import typer
+from typing_extensions import Annotated
+
+from .errors import ConfigError, InputError, RnnlabError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .store import Run, RunStore
+
+app = typer.Typer(
+    name="rnnlab",
+    help="Tiny recurrent networks you can train in milliseconds, forecast with, and check by hand.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+runs_app = typer.Typer(help="The run catalog: list, show and remove stored runs.", no_args_is_help=True)
+app.add_typer(runs_app, name="runs")
+
+# -- shared options -------------------------------------------------------------------------------
+Preset = Annotated[Optional[str], typer.Option("--preset", help="Start from this preset (default: seed).")]
+Seed = Annotated[Optional[int], typer.Option("--seed", help="Seed Python's random and torch once at the start.")]
+Steps = Annotated[Optional[int], typer.Option("--steps", help="Training steps (one window each for the seed loop).")]
+Lr = Annotated[Optional[float], typer.Option("--lr", help="Learning rate.")]
+HiddenSize = Annotated[Optional[int], typer.Option("--hidden-size", help="Units per recurrent layer.")]
+Cell = Annotated[Optional[str], typer.Option("--cell", help="rnn, rnn_relu, lstm or gru.")]
+NumLayers = Annotated[Optional[int], typer.Option("--num-layers", help="Stacked recurrent layers.")]
+Readout = Annotated[Optional[str], typer.Option("--readout", help="unit (last hidden unit, as the seed) or linear.")]
+LogEvery = Annotated[Optional[int], typer.Option("--log-every", help="Print a loss line every N steps.")]
+ConfigFile = Annotated[Optional[Path], typer.Option("--config", help="TOML or JSON config file.")]
+RunsDir = Annotated[
+    Optional[Path], typer.Option("--runs-dir", help="Runs directory (default: $RNNLAB_RUNS_DIR or ./runs).")
+]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar, no loss lines.")]
+Json = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+RunId = Annotated[str, typer.Argument(help="Run id (a directory under the runs dir), or 'latest'.")]
+Values = Annotated[Optional[str], typer.Option("--values", help='Context values, e.g. "0.34,0.17,0".')]
+WindowOpt = Annotated[Optional[str], typer.Option("--window", help="Context = training series[START:END].")]
+DrawSeed = Annotated[
+    Optional[int], typer.Option("--draw-seed", help="Draw a random context window as the seed does, with this seed.")
+]
+
+
+def _stderr():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def _echo_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2) + "\n")
+
+
+def _store(runs_dir: Path | None) -> "RunStore":
+    from .store import RunStore
+
+    return RunStore(runs_dir)
+
+
+def _load(runs_dir: Path | None, run_id: str) -> "Run":
+    store = _store(runs_dir)
+    return store.load(store.latest() if run_id == "latest" else run_id)
+
+
+def _config(
+    preset: str | None = None,
+    config_file: Path | None = None,
+    seed: int | None = None,
+    steps: int | None = None,
+    lr: float | None = None,
+    hidden_size: int | None = None,
+    cell: str | None = None,
+    num_layers: int | None = None,
+    readout: str | None = None,
+    log_every: int | None = None,
+):
+    from .config import resolve_config
+
+    nonlinearity = None
+    if cell is not None and cell.startswith("rnn_"):
+        cell, nonlinearity = "rnn", cell[len("rnn_"):]
+    return resolve_config(
+        preset,
+        config_file,
+        {
+            "seed": seed,
+            "train.steps": steps,
+            "train.lr": lr,
+            "train.log_every": log_every,
+            "model.hidden_size": hidden_size,
+            "model.cell": cell,
+            "model.nonlinearity": nonlinearity,
+            "model.num_layers": num_layers,
+            "model.readout": readout,
+        },
+    )
+
+
+class _Progress:
+    """A rich progress bar on stderr (step, loss, speed) and loss lines every ``log_every`` steps."""
+
+    def __init__(self, total: int, log_every: int, quiet: bool, log=None):
+        self.total, self.log_every, self.quiet = total, log_every, quiet
+        self.log = log  # where loss lines go: a callable taking a line, or None for stderr
+        self.progress = None
+        if not quiet:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+            self.progress = Progress(
+                TextColumn("[bold]train"),
+                BarColumn(),
+                TextColumn("step {task.completed}/{task.total}"),
+                TextColumn("loss {task.fields[loss]:.4f}"),
+                TextColumn("{task.fields[speed]:,.0f} steps/s"),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                console=_stderr(),
+                transient=False,
+            )
+            self.task = self.progress.add_task("train", total=total, loss=float("nan"), speed=0.0)
+
+    def __enter__(self):
+        if self.progress is not None:
+            self.progress.start()
+        return self
+
+    def __exit__(self, *exc):
+        if self.progress is not None:
+            self.progress.stop()
+
+    def __call__(self, step: int, total: int, loss: float) -> None:
+        if step % self.log_every == 0:
+            line = f"Epoch: {step}/{total}, Loss: {loss:.4f}"
+            if self.log is not None:
+                self.log(line)
+            elif self.progress is not None:
+                self.progress.console.print(line, highlight=False)
+        if self.progress is not None and (step % 50 == 0 or step == total):
+            task = self.progress.tasks[0]
+            elapsed = task.elapsed or 0.0
+            self.progress.update(self.task, completed=step, loss=loss, speed=step / elapsed if elapsed else 0.0)
+
+
+def _train_and_store(config, runs_dir, quiet, log=None, name=None):
+    """Train, evaluate on the seed task and store; returns (result, run_id, metrics)."""
+    from .evaluate import evaluate_seed_task
+    from .train import resolve_seed, train
+
+    config = resolve_seed(config)
+    store = _store(runs_dir)
+    store._connect().close()  # fail on an unusable runs dir before training, not after
+    with _Progress(config.train.steps, config.train.log_every, quiet, log) as progress:
+        result = train(config, on_step=progress)
+    metrics = evaluate_seed_task(result.model, config.data, config.forecast.steps) if result.history else {}
+    run_id = store.save(result, metrics, name=name)
+    return result, run_id, metrics
+
+
+def _finish(result, run_id: str, store_root: Path) -> None:
+    err = _stderr()
+    if result.status == "interrupted":
+        err.print(f"[yellow]interrupted[/]: {result.message}; run kept as {run_id}", highlight=False)
+    elif result.status == "diverged":
+        err.print(f"run kept as {run_id} (status diverged)", highlight=False)
+        raise _Diverged(result.message)
+    else:
+        err.print(f"run stored: {run_id} ({store_root / run_id})", highlight=False)
+
+
+class _Diverged(RnnlabError):
+    pass
+
+
+# -- commands -------------------------------------------------------------------------------------
+
+
+@app.command()
+def train(
+    preset: Preset = None,
+    seed: Seed = None,
+    steps: Steps = None,
+    lr: Lr = None,
+    hidden_size: HiddenSize = None,
+    cell: Cell = None,
+    num_layers: NumLayers = None,
+    readout: Readout = None,
+    log_every: LogEvery = None,
+    config: ConfigFile = None,
+    name: Annotated[Optional[str], typer.Option("--name", help="A name for the run.")] = None,
+    runs_dir: RunsDir = None,
+    quiet: Quiet = False,
+    as_json: Json = False,
+) -> None:
+    """Train a model and store it as a run (Ctrl-C stops cleanly and keeps the run)."""
+    cfg = _config(preset, config, seed, steps, lr, hidden_size, cell, num_layers, readout, log_every)
+    result, run_id, metrics = _train_and_store(cfg, runs_dir, quiet, name=name)
+    summary = {
+        "id": run_id,
+        "status": result.status,
+        "steps": result.steps_done,
+        "seed": result.config.seed,
+        "seconds": round(result.seconds, 3),
+        "final_loss": result.history[-1] if result.history else None,
+        "metrics": metrics,
+    }
+    if as_json:
+        _echo_json(summary)
+    else:
+        print(f"run      {run_id}")
+        print(f"status   {result.status} after {result.steps_done} steps in {result.seconds:.2f} s")
+        if metrics:
+            print(f"one-step MSE  {metrics['one_step_mse']:.6f}   (naive {metrics['naive']['one_step_mse']:.6f})")
+            print(f"rollout RMSE  {metrics['rollout_rmse']:.6f}   (naive {metrics['naive']['rollout_rmse']:.6f})")
+    _finish(result, run_id, _store(runs_dir).root)
+
+
+@app.command()
+def seed(
+    seed: Seed = None,
+    steps: Steps = None,
+    runs_dir: RunsDir = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """The seed program's whole session, printed in its own format, and stored as a run."""
+    from .data import series_values
+    from .forecast import forecast
+
+    cfg = _config("seed", None, seed, steps)
+    result, run_id, _ = _train_and_store(cfg, runs_dir, quiet, log=print)
+    model = result.model
+    if result.history:
+        rule = "----------------------------------"
+        print(rule)
+        for name in ("weight_ih_l0", "bias_ih_l0", "weight_hh_l0", "bias_hh_l0"):
+            print(f"{name}, ", getattr(model.rnn, name))
+        print(rule)
+        series = series_values(cfg.data)
+        context = series[result.context.start : result.context.end]
+        import torch
+
+        known = torch.tensor(context.tolist(), dtype=torch.float32)  # as the seed: float32 values
+        for value in known:
+            print(value.item())
+        print(rule)
+        for value in forecast(model, context, cfg.forecast.steps):
+            print(float(value))
+    _finish(result, run_id, _store(runs_dir).root)
+
+
+def _context(run: "Run", values: str | None, window: str | None, draw_seed: int | None):
+    """The forecast context (list of floats) and, when it comes from the series, its window."""
+    import random
+
+    from .data import SeedWindows, Window, parse_values, parse_window, series_values
+
+    given = [name for name, v in (("--values", values), ("--window", window), ("--draw-seed", draw_seed)) if v is not None]
+    if len(given) > 1:
+        raise InputError(f"give the context one way only, got {' and '.join(given)}")
+    series = series_values(run.config.data)
+    if values is not None:
+        return parse_values(values), None
+    if window is not None:
+        w = parse_window(window, len(series))
+    elif draw_seed is not None:
+        w = SeedWindows(run.config.data, random.Random(draw_seed)).draw()
+    elif run.info.get("context"):
+        w = Window(*run.info["context"])
+    else:
+        raise InputError(f"run {run.id!r} has no stored context; give --values, --window or --draw-seed")
+    return series[w.start : w.end].tolist(), w
+
+
+@app.command()
+def forecast(
+    run_id: RunId,
+    steps: Annotated[Optional[int], typer.Option("--steps", help="Values to generate (default: the run's).")] = None,
+    values: Values = None,
+    window: WindowOpt = None,
+    draw_seed: DrawSeed = None,
+    runs_dir: RunsDir = None,
+    as_json: Json = False,
+) -> None:
+    """Generate values after a context by feeding each prediction back (state carried, O(K)).
+
+    The context is --values, a --window of the training series, a window drawn with
+    --draw-seed, or by default the window the run drew after training (as the seed program).
+    """
+    from .forecast import forecast as run_forecast
+
+    run = _load(runs_dir, run_id)
+    steps = run.config.forecast.steps if steps is None else steps
+    if steps < 1:
+        raise InputError(f"--steps must be >= 1, got {steps}")
+    context, w = _context(run, values, window, draw_seed)
+    predicted = run_forecast(run.model, context, steps)
+    if as_json:
+        _echo_json(
+            {
+                "run": run.id,
+                "window": None if w is None else [w.start, w.end],
+                "context": context,
+                "forecast": predicted.tolist(),
+            }
+        )
+        return
+    for value in context:
+        print(value)
+    print("----------------------------------")
+    for value in predicted:
+        print(float(value))
+
+
+@app.command()
+def weights(run_id: RunId, runs_dir: RunsDir = None, as_json: Json = False) -> None:
+    """Every parameter of a run with its name and shape."""
+    from rich.console import Console
+    from rich.table import Table
+
+    run = _load(runs_dir, run_id)
+    tensors = run.model.tensors()
+    if as_json:
+        _echo_json({name: {"shape": list(t.shape), "values": t.tolist()} for name, t in tensors.items()})
+        return
+    table = Table(title=f"parameters of {run.id}", show_lines=True)
+    table.add_column("name")
+    table.add_column("shape")
+    table.add_column("values", no_wrap=True)
+    for name, t in tensors.items():
+        rows = t.reshape(1, -1) if t.dim() == 1 else t
+        text = "\n".join("  ".join(f"{v: .6f}" for v in row.tolist()) for row in rows)
+        table.add_row(name, "×".join(map(str, t.shape)), text)
+    Console().print(table)
+
+
+@app.command()
+def evaluate(run_id: RunId, runs_dir: RunsDir = None, as_json: Json = False) -> None:
+    """One-step MSE and 10-step rollout RMSE over every window of the seed task, vs naive."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from .evaluate import evaluate_seed_task
+
+    store = _store(runs_dir)
+    run = _load(runs_dir, run_id)
+    metrics = evaluate_seed_task(run.model, run.config.data, run.config.forecast.steps)
+    store.update_metrics(run.id, metrics)
+    if as_json:
+        _echo_json(metrics)
+        return
+    table = Table(title=f"{run.id}: {metrics['windows']} windows, {metrics['steps']}-step rollouts")
+    table.add_column("metric")
+    table.add_column("model", justify="right")
+    table.add_column("naive (last value)", justify="right")
+    for key, label in (("one_step_mse", "one-step MSE"), ("rollout_rmse", f"{metrics['steps']}-step rollout RMSE")):
+        table.add_row(label, f"{metrics['model'][key]:.6f}", f"{metrics['naive'][key]:.6f}")
+    Console().print(table)
+
+
+@runs_app.command("list")
+def runs_list(runs_dir: RunsDir = None, as_json: Json = False) -> None:
+    """List the runs in the catalog, oldest first."""
+    from rich.console import Console
+    from rich.table import Table
+
+    rows = _store(runs_dir).list()
+    if as_json:
+        _echo_json(rows)
+        return
+    table = Table()
+    for column in ("id", "created", "status", "steps", "model", "one-step MSE", "rollout RMSE"):
+        table.add_column(column)
+    for row in rows:
+        model = row["config"]["model"]
+        metrics = row["metrics"]
+        table.add_row(
+            row["id"],
+            row["created"],
+            row["status"],
+            str(row["steps"]),
+            f"{model['cell']} {model['hidden_size']}×{model['num_layers']} {model['readout']}",
+            f"{metrics['one_step_mse']:.6f}" if "one_step_mse" in metrics else "",
+            f"{metrics['rollout_rmse']:.4f}" if "rollout_rmse" in metrics else "",
+        )
+    Console().print(table)
+
+
+@runs_app.command("show")
+def runs_show(run_id: RunId, runs_dir: RunsDir = None, as_json: Json = False) -> None:
+    """A run's config, status and metrics."""
+    run = _load(runs_dir, run_id)
+    data = {"info": run.info, "config": run.config.to_dict(), "metrics": run.metrics}
+    if as_json:
+        _echo_json(data)
+        return
+    from rich.console import Console
+    from rich.pretty import Pretty
+
+    Console().print(Pretty(data))
+
+
+@runs_app.command("rm")
+def runs_rm(run_ids: Annotated[list[str], typer.Argument(help="Run ids to delete.")], runs_dir: RunsDir = None) -> None:
+    """Delete runs: catalog row and directory."""
+    store = _store(runs_dir)
+    for run_id in run_ids:
+        store.remove(run_id)
+        _stderr().print(f"removed {run_id}", highlight=False)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the command, turn errors into one line on stderr and an exit status."""
+    try:
+        result = app(args=argv, prog_name="rnnlab", standalone_mode=False)
+    except RnnlabError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except click.exceptions.ClickException as exc:
+        print(f"error: {exc.format_message()}", file=sys.stderr)
+        return exc.exit_code
+    except click.exceptions.Abort:
+        print("error: aborted", file=sys.stderr)
+        return 130
+    return result if isinstance(result, int) else 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

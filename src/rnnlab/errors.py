@@ -1,0 +1,38 @@
+"""The few errors rnnlab raises.
+
+Every message names the offending value and what was expected, e.g.
+``"hidden_size must be >= 1, got 0"``. The command line prints ``error: <message>`` and exits
+with ``exit_code`` (2 for a usage error, 1 for anything else); the web layer maps them to 4xx.
+"""
+
+from __future__ import annotations
+
+
+class RnnlabError(Exception):
+    """Base class: a problem the user can fix, reported in one line."""
+
+    exit_code = 1
+
+
+class ConfigError(RnnlabError):
+    """A configuration value, flag or config file is invalid."""
+
+    exit_code = 2
+
+
+class InputError(RnnlabError):
+    """Values given to a command (context values, windows, ranges) are invalid."""
+
+    exit_code = 2
+
+
+class RunNotFoundError(RnnlabError):
+    """No run with the given id exists in the runs directory."""
+
+
+class RunCorruptError(RnnlabError):
+    """A stored run cannot be loaded: missing or truncated file, or mismatching shapes."""
+
+
+class TrainingDivergedError(RnnlabError):
+    """The loss became NaN or infinite; the run keeps the last finite weights."""

@@ -1,0 +1,151 @@
+"""Training: the seed's per-sample loop, faithful to the bit.
+
+``train(config)`` seeds Python's ``random`` and torch with ``config.seed`` once, builds the model
+(which draws its initial weights from torch), and then, for each step, draws one window exactly
+as the seed program does, predicts, and takes one optimizer step. After the loop it draws one
+more window, the context the seed program generates from.
+
+Ctrl-C (SIGINT) and a ``should_stop`` callback stop the loop between two steps, so the weights
+are always those of the last finished step. A NaN or infinite loss stops it too, keeping the
+last finite weights.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+import random
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from .config import RunConfig
+from .data import SeedWindows, Window, series_values
+from .errors import ConfigError
+from .model import SequenceModel
+
+# Called after every step with (step, total_steps, loss); step counts from 1.
+StepCallback = Callable[[int, int, float], None]
+
+
+@dataclass
+class TrainResult:
+    """What a training session produced."""
+
+    config: RunConfig  # with the seed filled in
+    model: SequenceModel
+    history: list[float]  # loss of each finished step
+    status: str  # "completed", "interrupted" or "diverged"
+    seconds: float
+    context: Window | None = None  # the window drawn after training (the seed's generation context)
+    message: str = ""
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def steps_done(self) -> int:
+        return len(self.history)
+
+
+def resolve_seed(config: RunConfig) -> RunConfig:
+    """The config with a concrete seed: the given one, or a fresh one drawn from the OS."""
+    if config.seed is not None:
+        return config
+    return dataclasses.replace(config, seed=random.SystemRandom().randrange(2**31))
+
+
+@contextlib.contextmanager
+def _interrupt_flag():
+    """Turn SIGINT into a flag checked between steps (main thread only)."""
+    flag = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+
+    def handler(signum, frame):
+        flag.set()
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _make_optimizer(config: RunConfig, model: SequenceModel) -> torch.optim.Optimizer:
+    name = config.train.optimizer
+    if name == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=config.train.lr)
+    raise ConfigError(f"train.optimizer {name!r} is not supported by the torch engine")  # pragma: no cover
+
+
+def train(
+    config: RunConfig,
+    *,
+    on_step: StepCallback | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> TrainResult:
+    """Train a model as the config says; see the module docstring."""
+    config = resolve_seed(config)
+    if config.data.horizon != 1:
+        raise ConfigError(f"data.horizon must be 1 for the per-sample loop, got {config.data.horizon}")
+    # The seed program: random.seed(S); torch.manual_seed(S); model = nn.RNN(1, 4)
+    rng = random.Random(config.seed)
+    torch.manual_seed(config.seed)
+    model = SequenceModel(config.model)
+    optimizer = _make_optimizer(config, model)
+    model.train()
+
+    windows = SeedWindows(config.data, rng)
+    # The seed builds torch.tensor(list_of_floats): float32 values of the same doubles.
+    series = torch.tensor(series_values(config.data).tolist(), dtype=torch.float32)  # (length,)
+    params = list(model.parameters())
+    backup = [p.detach().clone() for p in params]
+
+    total = config.train.steps
+    history: list[float] = []
+    status, message = "completed", ""
+    started = time.perf_counter()
+    with _interrupt_flag() as interrupted:
+        for step in range(1, total + 1):
+            if interrupted.is_set() or (should_stop is not None and should_stop()):
+                status, message = "interrupted", f"stopped after {len(history)} of {total} steps"
+                break
+            window = windows.draw()
+            x = series[window.start : window.end].view(1, -1, 1)  # (batch=1, time, 1)
+            y = series[window.end]  # the value after the context
+            prediction, _ = model(x)  # (1, time)
+            loss = F.mse_loss(prediction[0, -1], y)
+            value = loss.item()
+            if not math.isfinite(value):
+                kept = len(history)
+                if not all(torch.isfinite(p).all() for p in params):
+                    kept -= 1  # the last update itself overflowed: undo it
+                    with torch.no_grad():
+                        for p, b in zip(params, backup):
+                            p.copy_(b)
+                status = "diverged"
+                message = (
+                    f"loss became {value} at step {step}; kept the last finite weights (step {kept}); "
+                    f"try a train.lr smaller than {config.train.lr}"
+                )
+                break
+            with torch.no_grad():
+                for p, b in zip(params, backup):
+                    b.copy_(p)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            history.append(value)
+            if on_step is not None:
+                on_step(step, total, value)
+    seconds = time.perf_counter() - started
+    model.eval()
+    # The seed program draws one more window after training and generates from its inputs.
+    context = windows.draw()
+    return TrainResult(config, model, history, status, seconds, context, message)
