@@ -21,9 +21,10 @@ from .errors import ConfigError
 CELLS = ("rnn", "lstm", "gru")
 NONLINEARITIES = ("tanh", "relu")
 READOUTS = ("unit", "linear")
-OPTIMIZERS = ("sgd",)
+OPTIMIZERS = ("sgd", "adam", "adamw")
 LOSSES = ("mse",)
-ENGINES = ("torch",)
+ENGINES = ("torch", "fast")
+SCHEDULES = ("constant", "cosine", "step")
 SERIES = ("sine",)
 
 
@@ -104,14 +105,30 @@ class TrainConfig:
     steps: int = 20000
     # learning rate
     lr: float = 0.1
-    # optimizer: "sgd" (plain, as the seed)
+    # optimizer: "sgd" (plain, as the seed, or with momentum), "adam" or "adamw"
     optimizer: str = "sgd"
+    # momentum of "sgd" (0: plain SGD, as the seed)
+    momentum: float = 0.0
+    # L2 penalty ("adamw": decoupled weight decay)
+    weight_decay: float = 0.0
+    # windows per optimizer step (the seed: 1)
+    batch_size: int = 1
+    # clip the gradient's global norm to this value (0: no clipping)
+    clip_grad: float = 0.0
+    # learning-rate schedule over the steps: "constant", "cosine" or "step"
+    schedule: str = "constant"
+    # early stopping: stop after this many evaluations without a better validation loss (0: off)
+    patience: int = 0
+    # rollout training: the loss covers this many fed-back predictions (1: one step, as the seed)
+    rollout: int = 1
     # loss between prediction and target: "mse"
     loss: str = "mse"
     # print a loss line every this many steps (the seed prints every 10)
     log_every: int = 10
-    # training engine: "torch"
+    # training engine: "torch" (the reference) or "fast" (compiled with numba, CPU)
     engine: str = "torch"
+    # models trained from seeds seed, seed+1, ...; forecasts give their median and a 10-90 % band
+    ensemble: int = 1
 
     def __post_init__(self) -> None:
         _at_least("train.steps", self.steps, 1)
@@ -120,9 +137,17 @@ class TrainConfig:
             f"train.lr must be a finite number > 0, got {self.lr}",
         )
         _one_of("train.optimizer", self.optimizer, OPTIMIZERS)
+        _require(0 <= self.momentum < 1, f"train.momentum must be in [0, 1), got {self.momentum}")
+        _require(self.weight_decay >= 0, f"train.weight_decay must be >= 0, got {self.weight_decay}")
+        _at_least("train.batch_size", self.batch_size, 1)
+        _require(self.clip_grad >= 0, f"train.clip_grad must be >= 0 (0: off), got {self.clip_grad}")
+        _one_of("train.schedule", self.schedule, SCHEDULES)
+        _at_least("train.patience", self.patience, 0)
+        _at_least("train.rollout", self.rollout, 1)
         _one_of("train.loss", self.loss, LOSSES)
         _at_least("train.log_every", self.log_every, 1)
         _one_of("train.engine", self.engine, ENGINES)
+        _at_least("train.ensemble", self.ensemble, 1)
 
 
 @dataclass(frozen=True)

@@ -78,10 +78,30 @@ def _interrupt_flag():
 
 
 def _make_optimizer(config: RunConfig, model: SequenceModel) -> torch.optim.Optimizer:
-    name = config.train.optimizer
-    if name == "sgd":
-        return torch.optim.SGD(model.parameters(), lr=config.train.lr)
-    raise ConfigError(f"train.optimizer {name!r} is not supported by the torch engine")  # pragma: no cover
+    t = config.train
+    if t.optimizer == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=t.lr, momentum=t.momentum, weight_decay=t.weight_decay)
+    if t.optimizer == "adam":
+        return torch.optim.Adam(model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
+    return torch.optim.AdamW(model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
+
+
+def _check_supported(config: RunConfig) -> None:
+    """The per-sample loop implements the seed's algorithm; refuse what it does not do yet."""
+    t = config.train
+    unsupported = {
+        "train.engine": (t.engine, "torch"),
+        "train.batch_size": (t.batch_size, 1),
+        "train.clip_grad": (t.clip_grad, 0.0),
+        "train.schedule": (t.schedule, "constant"),
+        "train.patience": (t.patience, 0),
+        "train.rollout": (t.rollout, 1),
+        "train.ensemble": (t.ensemble, 1),
+        "data.horizon": (config.data.horizon, 1),
+    }
+    for key, (value, supported) in unsupported.items():
+        if value != supported:
+            raise ConfigError(f"{key} = {value!r} is not supported by this trainer yet (only {supported!r})")
 
 
 def train(
@@ -92,8 +112,7 @@ def train(
 ) -> TrainResult:
     """Train a model as the config says; see the module docstring."""
     config = resolve_seed(config)
-    if config.data.horizon != 1:
-        raise ConfigError(f"data.horizon must be 1 for the per-sample loop, got {config.data.horizon}")
+    _check_supported(config)
     # The seed program: random.seed(S); torch.manual_seed(S); model = nn.RNN(1, 4)
     rng = random.Random(config.seed)
     torch.manual_seed(config.seed)
