@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
-import click
 import typer
 from typing_extensions import Annotated
 
@@ -63,6 +62,14 @@ def _stderr():
     from rich.console import Console
 
     return Console(stderr=True)
+
+
+def _stdout():
+    """Console for results: a terminal's width, or wide enough not to fold tables in a pipe."""
+    from rich.console import Console
+
+    console = Console()
+    return console if console.is_terminal else Console(width=200)
 
 
 def _echo_json(data: Any) -> None:
@@ -178,6 +185,7 @@ def _finish(result, run_id: str, store_root: Path) -> None:
     err = _stderr()
     if result.status == "interrupted":
         err.print(f"[yellow]interrupted[/]: {result.message}; run kept as {run_id}", highlight=False)
+        raise typer.Exit(130)
     elif result.status == "diverged":
         err.print(f"run kept as {run_id} (status diverged)", highlight=False)
         raise _Diverged(result.message)
@@ -331,7 +339,6 @@ def forecast(
 @app.command()
 def weights(run_id: RunId, runs_dir: RunsDir = None, as_json: Json = False) -> None:
     """Every parameter of a run with its name and shape."""
-    from rich.console import Console
     from rich.table import Table
 
     run = _load(runs_dir, run_id)
@@ -347,13 +354,12 @@ def weights(run_id: RunId, runs_dir: RunsDir = None, as_json: Json = False) -> N
         rows = t.reshape(1, -1) if t.dim() == 1 else t
         text = "\n".join("  ".join(f"{v: .6f}" for v in row.tolist()) for row in rows)
         table.add_row(name, "×".join(map(str, t.shape)), text)
-    Console().print(table)
+    _stdout().print(table)
 
 
 @app.command()
 def evaluate(run_id: RunId, runs_dir: RunsDir = None, as_json: Json = False) -> None:
     """One-step MSE and 10-step rollout RMSE over every window of the seed task, vs naive."""
-    from rich.console import Console
     from rich.table import Table
 
     from .evaluate import evaluate_seed_task
@@ -371,13 +377,12 @@ def evaluate(run_id: RunId, runs_dir: RunsDir = None, as_json: Json = False) -> 
     table.add_column("naive (last value)", justify="right")
     for key, label in (("one_step_mse", "one-step MSE"), ("rollout_rmse", f"{metrics['steps']}-step rollout RMSE")):
         table.add_row(label, f"{metrics['model'][key]:.6f}", f"{metrics['naive'][key]:.6f}")
-    Console().print(table)
+    _stdout().print(table)
 
 
 @runs_app.command("list")
 def runs_list(runs_dir: RunsDir = None, as_json: Json = False) -> None:
     """List the runs in the catalog, oldest first."""
-    from rich.console import Console
     from rich.table import Table
 
     rows = _store(runs_dir).list()
@@ -385,21 +390,20 @@ def runs_list(runs_dir: RunsDir = None, as_json: Json = False) -> None:
         _echo_json(rows)
         return
     table = Table()
-    for column in ("id", "created", "status", "steps", "model", "one-step MSE", "rollout RMSE"):
-        table.add_column(column)
+    for column in ("id", "status", "steps", "model", "one-step MSE", "rollout RMSE"):
+        table.add_column(column, no_wrap=column == "id")
     for row in rows:
         model = row["config"]["model"]
         metrics = row["metrics"]
         table.add_row(
             row["id"],
-            row["created"],
             row["status"],
             str(row["steps"]),
             f"{model['cell']} {model['hidden_size']}×{model['num_layers']} {model['readout']}",
             f"{metrics['one_step_mse']:.6f}" if "one_step_mse" in metrics else "",
             f"{metrics['rollout_rmse']:.4f}" if "rollout_rmse" in metrics else "",
         )
-    Console().print(table)
+    _stdout().print(table)
 
 
 @runs_app.command("show")
@@ -410,10 +414,9 @@ def runs_show(run_id: RunId, runs_dir: RunsDir = None, as_json: Json = False) ->
     if as_json:
         _echo_json(data)
         return
-    from rich.console import Console
     from rich.pretty import Pretty
 
-    Console().print(Pretty(data))
+    _stdout().print(Pretty(data))
 
 
 @runs_app.command("rm")
@@ -425,6 +428,72 @@ def runs_rm(run_ids: Annotated[list[str], typer.Argument(help="Run ids to delete
         _stderr().print(f"removed {run_id}", highlight=False)
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on (only this machine by default).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
+    runs_dir: RunsDir = None,
+) -> None:
+    """The playground: a local web page to train, watch, step through the arithmetic and edit weights."""
+    if not 0 <= port <= 65535:
+        raise InputError(f"--port must be in 0..65535, got {port}")
+    try:
+        import uvicorn
+
+        from .web import create_app
+    except ImportError as exc:
+        raise RnnlabError(f"the web page needs the 'web' extra ({exc.name} is missing): pip install 'rnnlab[web]'") from None
+    app_ = create_app(runs_dir, allowed_hosts=(host,))
+    _stderr().print(f"rnnlab playground on http://{host}:{port}/ (runs in {app_.state.store.root}); Ctrl-C stops",
+                    highlight=False)
+    uvicorn.run(app_, host=host, port=port, log_level="warning")
+
+
+@app.command()
+def plot(
+    run_ids: Annotated[list[str], typer.Argument(help="One run id (or 'latest'), or several to compare.")],
+    out: Annotated[
+        Optional[Path],
+        typer.Option("--out", help="Output directory (default: the run's directory; several runs: '.').")
+    ] = None,
+    runs_dir: RunsDir = None,
+    as_json: Json = False,
+) -> None:
+    """Charts of a run as PNG and SVG: forecast (with its value table as CSV and Markdown), loss, states.
+
+    With several runs, their forecasts and loss curves on shared axes (compare-*.png/svg).
+    """
+    from .plot import write_plots
+
+    runs = [_load(runs_dir, run_id) for run_id in run_ids]
+    paths = write_plots(runs, out)
+    if as_json:
+        _echo_json({"runs": [run.id for run in runs], "files": [str(p) for p in paths]})
+        return
+    for path in paths:
+        print(path)
+
+
+@app.command()
+def report(
+    run_id: RunId,
+    out: Annotated[
+        Optional[Path], typer.Option("--out", help="HTML file to write (default: RUN_DIR/report.html).")
+    ] = None,
+    runs_dir: RunsDir = None,
+    as_json: Json = False,
+) -> None:
+    """One self-contained HTML file: config, metrics, charts, weights and the hand calculation."""
+    from .report import write_report
+
+    run = _load(runs_dir, run_id)
+    path = write_report(run, out)
+    if as_json:
+        _echo_json({"run": run.id, "report": str(path)})
+        return
+    print(path)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the command, turn errors into one line on stderr and an exit status."""
     try:
@@ -432,10 +501,10 @@ def main(argv: list[str] | None = None) -> int:
     except RnnlabError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except click.exceptions.ClickException as exc:
+    except typer.TyperException as exc:  # usage errors found by the parser
         print(f"error: {exc.format_message()}", file=sys.stderr)
         return exc.exit_code
-    except click.exceptions.Abort:
+    except typer.Abort:
         print("error: aborted", file=sys.stderr)
         return 130
     return result if isinstance(result, int) else 0

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import re
 import shutil
@@ -80,8 +81,19 @@ def write_atomic(path: Path, data: bytes | str) -> None:
         raise
 
 
+def _finite(data: Any) -> Any:
+    """JSON has no NaN/inf: store them as null."""
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {k: _finite(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [_finite(v) for v in data]
+    return data
+
+
 def _json(data: Any) -> str:
-    return json.dumps(data, indent=2, allow_nan=False) + "\n"
+    return json.dumps(_finite(data), indent=2, allow_nan=False) + "\n"
 
 
 @dataclass
@@ -177,7 +189,7 @@ class RunStore:
                         "INSERT INTO runs (id, name, created, status, steps, config, metrics)"
                         " VALUES (?, ?, ?, ?, ?, ?, ?)",
                         (run_id, info["name"], created, result.status, result.steps_done,
-                         json.dumps(config.to_dict()), json.dumps(metrics or {})),
+                         json.dumps(config.to_dict()), json.dumps(_finite(metrics or {}))),
                     )
             except BaseException:
                 shutil.rmtree(final, ignore_errors=True)
@@ -191,7 +203,7 @@ class RunStore:
             raise RunNotFoundError(f"run {run_id!r} does not exist in {str(self.root)!r}")
         write_atomic(path / "metrics.json", _json(metrics))
         with closing(self._connect()) as db, db:
-            db.execute("UPDATE runs SET metrics = ? WHERE id = ?", (json.dumps(metrics), run_id))
+            db.execute("UPDATE runs SET metrics = ? WHERE id = ?", (json.dumps(_finite(metrics)), run_id))
 
     def remove(self, run_id: str) -> None:
         """Delete a run: its catalog row, then its directory."""
