@@ -190,7 +190,7 @@ def _finish(result, run_id: str, store_root: Path) -> None:
         err.print(f"run kept as {run_id} (status diverged)", highlight=False)
         raise _Diverged(result.message)
     else:
-        err.print(f"run stored: {run_id} ({store_root / run_id})", highlight=False)
+        err.print(f"run stored: {run_id} ({store_root / run_id})", highlight=False, soft_wrap=True)
 
 
 class _Diverged(RnnlabError):
@@ -334,6 +334,78 @@ def forecast(
     print("----------------------------------")
     for value in predicted:
         print(float(value))
+
+
+@app.command()
+def explain(
+    run_id: RunId,
+    values: Values = None,
+    window: WindowOpt = None,
+    draw_seed: DrawSeed = None,
+    ahead: Annotated[int, typer.Option("--ahead", help="Continue K steps past the context, feeding each prediction back.")] = 0,
+    decimals: Annotated[
+        Optional[int], typer.Option("--decimals", help="Round every weight to K decimals first, as copied from a printout.")
+    ] = None,
+    backward: Annotated[
+        bool, typer.Option("--backward", help="Walk backpropagation through time for one training sample.")
+    ] = False,
+    target: Annotated[
+        Optional[float], typer.Option("--target", help="Target of --backward (default: the true next value of the window).")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="text, markdown, latex, wolfram, json or html.")] = "text",
+    out: Annotated[Optional[Path], typer.Option("--out", help="Write to this file instead of stdout.")] = None,
+    runs_dir: RunsDir = None,
+    as_json: Json = False,
+) -> None:
+    """The hand calculation of a run, every step, checked against torch.
+
+    The context is given as in forecast. The forward walk shows each term of the cell's
+    equation, the new state and the prediction; --backward walks backpropagation through
+    time for the sample (context, target) and checks the gradients and the SGD update.
+    """
+    from .explain.render import FORMATS
+
+    fmt = "json" if as_json else fmt
+    if fmt not in FORMATS:
+        raise InputError(f"--format must be one of {', '.join(FORMATS)}; got {fmt!r}")
+    if ahead < 0:
+        raise InputError(f"--ahead must be >= 0, got {ahead}")
+    if decimals is not None and decimals < 0:
+        raise InputError(f"--decimals must be >= 0, got {decimals}")
+    if backward and (ahead or decimals is not None):
+        raise InputError("--backward walks one training sample: leave out --ahead and --decimals")
+    if target is not None and not backward:
+        raise InputError("--target is the target of --backward; give --backward too")
+    from .explain import explain_backward, explain_forward
+    from .explain.render import print_text, render
+
+    run = _load(runs_dir, run_id)
+    context, w = _context(run, values, window, draw_seed)
+    if backward:
+        if target is None:
+            if w is None:
+                raise InputError("--backward needs a target: give --target Y (a --values context has no true next value)")
+            from .data import series_values, true_value
+
+            series = series_values(run.config.data)
+            target = float(series[w.end]) if w.end < len(series) else true_value(run.config.data, w.end)
+        t = run.config.train
+        if t.optimizer != "sgd":
+            _stderr().print(f"note: the run trains with {t.optimizer}; the update shown is plain SGD with lr {t.lr}",
+                            highlight=False)
+        walk = explain_backward(run.model, context, target, lr=t.lr,
+                                weight_decay=t.weight_decay if t.optimizer == "sgd" else 0.0)
+    else:
+        walk = explain_forward(run.model, context, ahead=ahead, decimals=decimals)
+    if out is not None:
+        from .store import write_atomic
+
+        write_atomic(out, render(walk, fmt))
+        _stderr().print(f"wrote {out}", highlight=False)
+    elif fmt == "text" and _stdout().is_terminal:
+        print_text(walk, _stdout())
+    else:
+        sys.stdout.write(render(walk, fmt))
 
 
 @app.command()
