@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 TORCH  := torch==2.13.0
 
-.PHONY: run test bench clean
+.PHONY: run test browser bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,9 +24,34 @@ $(VENV)/.installed-dev: pyproject.toml $(VENV)/.torch
 
 run: $(VENV)/.installed
 	$(BIN)/rnnlab seed
+	@echo "charts and value table of that run:"
+	@$(BIN)/rnnlab plot latest
+	@echo "report:"
+	@$(BIN)/rnnlab report latest
 
-test: $(VENV)/.installed-dev
-	$(BIN)/python -m pytest
+# The browser tests drive Debian's Chromium; Playwright never downloads a browser of its own.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
+CHROMIUM := /usr/bin/chromium
+
+test: $(VENV)/.installed-dev browser
+	$(BIN)/python -m pytest -rs
+
+# Install Chromium with apt when it is missing (as root); otherwise say loudly that the browser
+# tests will be skipped (pytest -rs repeats it in the summary).
+browser:
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium for the browser tests (apt-get)"; \
+	    (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium) || true; \
+	  fi; \
+	  if [ ! -x $(CHROMIUM) ]; then \
+	    echo "****************************************************************"; \
+	    echo "** NOTICE: $(CHROMIUM) is missing and apt-get could not install it"; \
+	    echo "** (not root, no apt-get, or no network): the browser tests will be"; \
+	    echo "** SKIPPED. Install Debian's chromium package to run them."; \
+	    echo "****************************************************************"; \
+	  fi; \
+	fi
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/run.py

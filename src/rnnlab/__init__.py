@@ -28,6 +28,11 @@ _EXPORTS = {
     "forecast": "forecast",
     "forecast_rerun": "forecast",
     "evaluate_seed_task": "evaluate",
+    "evaluate_run": "evaluate",
+    "load_series": "data",
+    "prepare": "data",
+    "explain_forward": "explain",
+    "explain_backward": "explain",
     "RunStore": "store",
     "Run": "store",
 }

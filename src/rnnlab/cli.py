@@ -58,6 +58,59 @@ DrawSeed = Annotated[
 ]
 
 
+# -- series and training options (train, evaluate) ----------------------------------------------------
+SeriesOpt = Annotated[Optional[str], typer.Option(
+    "--series", help="Waveform (sine, cosine, square, sawtooth, triangle, damped_sine, sines), csv or dataset.")]
+CsvOpt = Annotated[Optional[str], typer.Option("--csv", help="Train on a column of this CSV file.")]
+ColumnOpt = Annotated[Optional[str], typer.Option("--column", help="CSV column holding the values.")]
+TimeColumnOpt = Annotated[Optional[str], typer.Option("--time-column", help="CSV column of dates/times.")]
+DatasetOpt = Annotated[Optional[str], typer.Option("--dataset", help="Bundled dataset: sunspots, nile, co2, elnino.")]
+InterpolateOpt = Annotated[Optional[bool], typer.Option(
+    "--interpolate/--no-interpolate", help="Fill missing values linearly (default: refuse them).")]
+PeriodsOpt = Annotated[Optional[int], typer.Option("--periods", help="Periods of the waveform.")]
+NoiseOpt = Annotated[Optional[float], typer.Option("--noise", help="Std of Gaussian noise added to the waveform.")]
+ContextLengthOpt = Annotated[Optional[int], typer.Option(
+    "--context-length", help="Fixed context length (0: the seed's variable-length windows).")]
+HorizonOpt = Annotated[Optional[int], typer.Option("--horizon", help="K: values scored after each test origin.")]
+ValFractionOpt = Annotated[Optional[float], typer.Option("--val-fraction", help="Fraction held out for validation.")]
+TestFractionOpt = Annotated[Optional[float], typer.Option("--test-fraction", help="Fraction held out for testing.")]
+ScalingOpt = Annotated[Optional[str], typer.Option("--scaling", help="auto, none, standard or minmax.")]
+SeasonOpt = Annotated[Optional[int], typer.Option("--season", help="Season length (0: detected).")]
+OptimizerOpt = Annotated[Optional[str], typer.Option("--optimizer", help="sgd, adam or adamw.")]
+BatchSizeOpt = Annotated[Optional[int], typer.Option("--batch-size", help="Windows per step (0: all of them).")]
+ClipGradOpt = Annotated[Optional[float], typer.Option("--clip-grad", help="Clip the gradient norm (0: off).")]
+ScheduleOpt = Annotated[Optional[str], typer.Option("--schedule", help="constant, cosine or step.")]
+PatienceOpt = Annotated[Optional[int], typer.Option("--patience", help="Early stopping patience (0: off).")]
+RolloutOpt = Annotated[Optional[int], typer.Option("--rollout", help="Loss over this many fed-back predictions.")]
+DropoutOpt = Annotated[Optional[float], typer.Option("--dropout", help="Dropout between recurrent layers.")]
+EngineOpt = Annotated[Optional[str], typer.Option(
+    "--engine", help="torch (the reference, default) or fast (compiled, CPU, small models).")]
+EnsembleOpt = Annotated[Optional[int], typer.Option(
+    "--ensemble", help="Train N models from seeds S…S+N-1 as one run; forecasts give median and 10-90 % band.")]
+
+
+def _data_overrides(series=None, csv=None, column=None, time_column=None, dataset=None, interpolate=None,
+                    periods=None, noise=None, context_length=None, horizon=None, val_fraction=None,
+                    test_fraction=None, scaling=None, season=None) -> dict:
+    """Dotted config keys of the series flags; --csv and --dataset imply their series kind."""
+    if csv is not None and dataset is not None:
+        raise InputError("give one series source, got --csv and --dataset")
+    if csv is not None and series is None:
+        series = "csv"
+    if dataset is not None and series is None:
+        series = "dataset"
+    return {
+        "data.series": series, "data.csv": csv, "data.column": column, "data.time_column": time_column,
+        "data.dataset": dataset, "data.interpolate": interpolate, "data.periods": periods, "data.noise": noise,
+        "data.context_length": context_length, "data.horizon": horizon, "data.val_fraction": val_fraction,
+        "data.test_fraction": test_fraction, "data.scaling": scaling, "data.season": season,
+    }
+
+
+def _num(value) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+
 def _stderr():
     from rich.console import Console
 
@@ -98,6 +151,7 @@ def _config(
     num_layers: int | None = None,
     readout: str | None = None,
     log_every: int | None = None,
+    extra: dict | None = None,
 ):
     from .config import resolve_config
 
@@ -117,6 +171,7 @@ def _config(
             "model.nonlinearity": nonlinearity,
             "model.num_layers": num_layers,
             "model.readout": readout,
+            **(extra or {}),
         },
     )
 
@@ -167,16 +222,28 @@ class _Progress:
 
 
 def _train_and_store(config, runs_dir, quiet, log=None, name=None):
-    """Train, evaluate on the seed task and store; returns (result, run_id, metrics)."""
-    from .evaluate import evaluate_seed_task
-    from .train import resolve_seed, train
+    """Train, evaluate (seed task, test part) and store; returns (result, run_id, metrics)."""
+    from .evaluate import evaluate_run
+    from .train import check_config, resolve_seed, train
 
+    drawn = config.seed is None
     config = resolve_seed(config)
+    check_config(config)  # a bad series or setting fails here, before any output
     store = _store(runs_dir)
     store._connect().close()  # fail on an unusable runs dir before training, not after
+    if drawn and not quiet:
+        _stderr().print(f"seed {config.seed} (drawn; pass --seed {config.seed} to repeat this run)", highlight=False)
     with _Progress(config.train.steps, config.train.log_every, quiet, log) as progress:
         result = train(config, on_step=progress)
-    metrics = evaluate_seed_task(result.model, config.data, config.forecast.steps) if result.history else {}
+    for warning in result.extra.get("warnings", []):
+        _stderr().print(f"warning: {warning}", highlight=False, soft_wrap=True)
+    if result.message and result.status == "completed" and not quiet:
+        _stderr().print(result.message, highlight=False, soft_wrap=True)
+    metrics = evaluate_run(result.model, result.config, result.extra.get("data")) if result.history else {}
+    if len(getattr(result, "members", None) or ()) > 1 and result.history:
+        from .ensemble import evaluate_ensemble
+
+        metrics = {**metrics, "ensemble": evaluate_ensemble(result.config, result.members, config.forecast.steps)}
     run_id = store.save(result, metrics, name=name)
     return result, run_id, metrics
 
@@ -216,9 +283,45 @@ def train(
     runs_dir: RunsDir = None,
     quiet: Quiet = False,
     as_json: Json = False,
+    series: SeriesOpt = None,
+    csv: CsvOpt = None,
+    column: ColumnOpt = None,
+    time_column: TimeColumnOpt = None,
+    dataset: DatasetOpt = None,
+    interpolate: InterpolateOpt = None,
+    periods: PeriodsOpt = None,
+    noise: NoiseOpt = None,
+    context_length: ContextLengthOpt = None,
+    horizon: HorizonOpt = None,
+    val_fraction: ValFractionOpt = None,
+    test_fraction: TestFractionOpt = None,
+    scaling: ScalingOpt = None,
+    season: SeasonOpt = None,
+    optimizer: OptimizerOpt = None,
+    batch_size: BatchSizeOpt = None,
+    clip_grad: ClipGradOpt = None,
+    schedule: ScheduleOpt = None,
+    patience: PatienceOpt = None,
+    rollout: RolloutOpt = None,
+    dropout: DropoutOpt = None,
+    engine: EngineOpt = None,
+    ensemble: EnsembleOpt = None,
 ) -> None:
-    """Train a model and store it as a run (Ctrl-C stops cleanly and keeps the run)."""
-    cfg = _config(preset, config, seed, steps, lr, hidden_size, cell, num_layers, readout, log_every)
+    """Train a model and store it as a run (Ctrl-C stops cleanly and keeps the run).
+
+    The series is a waveform (--series), a CSV column (--csv, --column) or a bundled dataset
+    (--dataset); see 'rnnlab datasets'.
+    """
+    extra = _data_overrides(
+        series, csv, column, time_column, dataset, interpolate, periods, noise, context_length, horizon,
+        val_fraction, test_fraction, scaling, season,
+    )
+    extra.update({
+        "train.optimizer": optimizer, "train.batch_size": batch_size, "train.clip_grad": clip_grad,
+        "train.schedule": schedule, "train.patience": patience, "train.rollout": rollout, "model.dropout": dropout,
+        "train.engine": engine, "train.ensemble": ensemble,
+    })
+    cfg = _config(preset, config, seed, steps, lr, hidden_size, cell, num_layers, readout, log_every, extra)
     result, run_id, metrics = _train_and_store(cfg, runs_dir, quiet, name=name)
     summary = {
         "id": run_id,
@@ -234,9 +337,24 @@ def train(
     else:
         print(f"run      {run_id}")
         print(f"status   {result.status} after {result.steps_done} steps in {result.seconds:.2f} s")
-        if metrics:
+        if metrics and "one_step_mse" in metrics:
             print(f"one-step MSE  {metrics['one_step_mse']:.6f}   (naive {metrics['naive']['one_step_mse']:.6f})")
             print(f"rollout RMSE  {metrics['rollout_rmse']:.6f}   (naive {metrics['naive']['rollout_rmse']:.6f})")
+        if metrics and "one_step_mse" in metrics.get("ensemble", {}):
+            ens, spread = metrics["ensemble"], metrics["ensemble"]["members"]
+            print(
+                f"ensemble of {spread['count']}: median forecast one-step MSE {ens['one_step_mse']:.6f}, rollout RMSE "
+                f"{ens['rollout_rmse']:.6f}; members' one-step MSE p10-p90 {spread['one_step_mse']['p10']:.6f}-"
+                f"{spread['one_step_mse']['p90']:.6f}, rollout RMSE {spread['rollout_rmse']['p10']:.4f}-"
+                f"{spread['rollout_rmse']['p90']:.4f}"
+            )
+        if metrics and "test" in metrics:
+            test, k = metrics["test"], metrics["test"]["horizon"]
+            mase = {n: m["all_steps"]["mase"] for n, m in test["methods"].items()}
+            print(
+                f"test MASE ({k} steps, {test['origins']} origins)  model {_num(mase['model'])}   naive "
+                f"{_num(mase['naive'])}   seasonal naive {_num(mase['seasonal_naive'])}   AR {_num(mase['ar'])}"
+            )
     _finish(result, run_id, _store(runs_dir).root)
 
 
@@ -305,11 +423,13 @@ def forecast(
     draw_seed: DrawSeed = None,
     runs_dir: RunsDir = None,
     as_json: Json = False,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Also write the forecast to this CSV file.")] = None,
 ) -> None:
     """Generate values after a context by feeding each prediction back (state carried, O(K)).
 
     The context is --values, a --window of the training series, a window drawn with
     --draw-seed, or by default the window the run drew after training (as the seed program).
+    A run trained on a CSV file or a dataset forecasts past the end of its series, with timestamps.
     """
     from .forecast import forecast as run_forecast
 
@@ -317,23 +437,91 @@ def forecast(
     steps = run.config.forecast.steps if steps is None else steps
     if steps < 1:
         raise InputError(f"--steps must be >= 1, got {steps}")
+    if run.config.data.series in ("csv", "dataset") and values is None and window is None and draw_seed is None:
+        return _forecast_series(run, steps, out, as_json)
+    from .scaling import Scaler
+
+    scaler = Scaler.from_dict((run.info.get("data") or {}).get("scaling"))
     context, w = _context(run, values, window, draw_seed)
-    predicted = run_forecast(run.model, context, steps)
+    predicted = scaler.inverse(run_forecast(run.model, scaler.transform(context), steps))
+    band = None
+    if run.members:  # an ensemble: the median over the members, with the 10-90 % band
+        from .forecast import forecast_ensemble
+
+        raw = forecast_ensemble(run.members, scaler.transform(context), steps)
+        band = {key: scaler.inverse(value) for key, value in raw.items()}
+        predicted = band["median"]
+    if out is not None:
+        _write_forecast_csv(out, None, predicted)
     if as_json:
-        _echo_json(
-            {
-                "run": run.id,
-                "window": None if w is None else [w.start, w.end],
-                "context": context,
-                "forecast": predicted.tolist(),
-            }
-        )
+        data = {
+            "run": run.id,
+            "window": None if w is None else [w.start, w.end],
+            "context": context,
+            "forecast": predicted.tolist(),
+        }
+        if band is not None:
+            data["ensemble"] = {"members": len(run.members), "median": band["median"].tolist(),
+                                "p10": band["low"].tolist(), "p90": band["high"].tolist()}
+        _echo_json(data)
         return
     for value in context:
         print(value)
     print("----------------------------------")
+    if band is not None:
+        _stderr().print(f"ensemble of {len(run.members)}: median, 10 % and 90 % of the members", highlight=False)
+        for median, low, high in zip(band["median"], band["low"], band["high"]):
+            print(f"{float(median)}\t{float(low)}\t{float(high)}")
+        return
     for value in predicted:
         print(float(value))
+
+
+def _write_forecast_csv(path: Path, times, values) -> None:
+    """step (or time), forecast — written atomically."""
+    from .store import write_atomic
+
+    lines = ["time,forecast" if times else "step,forecast"]
+    for i, value in enumerate(values):
+        lines.append(f"{times[i] if times else i + 1},{float(value)!r}")
+    try:
+        write_atomic(Path(path), "\n".join(lines) + "\n")
+    except OSError as exc:
+        raise InputError(f"--out {str(path)!r} cannot be written: {exc.strerror}") from None
+
+
+def _forecast_series(run: "Run", steps: int, out: Path | None, as_json: bool) -> None:
+    """Forecast past the end of a csv or dataset series, with its timestamps."""
+    from .data import future_times, prepare_stored
+    from .forecast import forecast as run_forecast
+    from .forecast import forecast_ensemble
+
+    prepared = prepare_stored(run.config.data, run.config.train.rollout, run.info.get("data"))
+    n = prepared.context_length
+    context = prepared.scaled[-n:] if n else prepared.scaled  # scaled values
+    predicted = prepared.scaler.inverse(run_forecast(run.model, context, steps))
+    band = None
+    if run.members:
+        band = {k: prepared.scaler.inverse(v) for k, v in forecast_ensemble(run.members, context, steps).items()}
+        predicted = band["median"]
+    times = future_times(prepared.series, steps)
+    if out is not None:
+        _write_forecast_csv(out, times, predicted)
+    if as_json:
+        data = {"run": run.id, "series": prepared.series.name, "times": times, "forecast": predicted.tolist()}
+        if band is not None:
+            data["ensemble"] = {"members": len(run.members), "p10": band["low"].tolist(), "p90": band["high"].tolist()}
+        _echo_json(data)
+        return
+    _stderr().print(
+        f"{prepared.series.name}: {steps} values after the last of {len(prepared.series)}"
+        + (f" ({prepared.info()['last_time']})" if times else ""),
+        highlight=False,
+    )
+    for i, value in enumerate(predicted):
+        label = times[i] if times else str(i + 1)
+        extra = f"\t{float(band['low'][i])}\t{float(band['high'][i])}" if band is not None else ""
+        print(f"{label}\t{float(value)}{extra}")
 
 
 @app.command()
@@ -378,30 +566,52 @@ def explain(
         raise InputError("--target is the target of --backward; give --backward too")
     from .explain import explain_backward, explain_forward
     from .explain.render import print_text, render
+    from .scaling import Scaler
 
     run = _load(runs_dir, run_id)
     context, w = _context(run, values, window, draw_seed)
+    scaler = Scaler.from_dict((run.info.get("data") or {}).get("scaling"))
+    if scaler.kind != "none":
+        print(f"note: the run scales its values ({scaler.kind}: (x - {scaler.offset:.6g}) / {scaler.scale:.6g}); "
+              "the walk works on the scaled values the network sees", file=sys.stderr)
+        context = scaler.transform(context).tolist()
+    if getattr(run, "members", None):
+        print(f"note: an ensemble of {len(run.members)}; the walk explains member 0", file=sys.stderr)
     if backward:
         if target is None:
             if w is None:
                 raise InputError("--backward needs a target: give --target Y (a --values context has no true next value)")
+            from .config import WAVEFORMS
             from .data import series_values, true_value
 
             series = series_values(run.config.data)
-            target = float(series[w.end]) if w.end < len(series) else true_value(run.config.data, w.end)
+            if w.end < len(series):
+                target = float(series[w.end])
+            elif run.config.data.series in WAVEFORMS:
+                target = true_value(run.config.data, w.end)
+            else:
+                raise InputError(f"--backward needs a target: the window {w.start}:{w.end} ends the series; give --target Y")
+        target = float(scaler.transform([target])[0])
         t = run.config.train
         if t.optimizer != "sgd":
-            _stderr().print(f"note: the run trains with {t.optimizer}; the update shown is plain SGD with lr {t.lr}",
-                            highlight=False)
+            print(f"note: the run trains with {t.optimizer}; the update shown is plain SGD with lr {t.lr}",
+                  file=sys.stderr)
         walk = explain_backward(run.model, context, target, lr=t.lr,
                                 weight_decay=t.weight_decay if t.optimizer == "sgd" else 0.0)
     else:
         walk = explain_forward(run.model, context, ahead=ahead, decimals=decimals)
+    if scaler.kind != "none":
+        print("note: predictions in the series' units: "
+              + ", ".join(f"{v:.10g}" for v in scaler.inverse((walk.forward if backward else walk).predictions)),
+              file=sys.stderr)
     if out is not None:
         from .store import write_atomic
 
-        write_atomic(out, render(walk, fmt))
-        _stderr().print(f"wrote {out}", highlight=False)
+        try:
+            write_atomic(Path(out), render(walk, fmt))
+        except OSError as exc:
+            raise InputError(f"--out {str(out)!r} cannot be written: {exc.strerror}") from None
+        print(f"wrote {out}", file=sys.stderr)
     elif fmt == "text" and _stdout().is_terminal:
         print_text(walk, _stdout())
     else:
@@ -430,26 +640,78 @@ def weights(run_id: RunId, runs_dir: RunsDir = None, as_json: Json = False) -> N
 
 
 @app.command()
-def evaluate(run_id: RunId, runs_dir: RunsDir = None, as_json: Json = False) -> None:
-    """One-step MSE and 10-step rollout RMSE over every window of the seed task, vs naive."""
-    from rich.table import Table
-
-    from .evaluate import evaluate_seed_task
+def evaluate(
+    run_id: RunId,
+    stride: Annotated[int, typer.Option("--stride", help="Backtest: a forecast origin every N values.")] = 1,
+    ar_order: Annotated[int, typer.Option("--ar-order", help="Order p of the AR baseline (0: by AIC).")] = 0,
+    runs_dir: RunsDir = None,
+    as_json: Json = False,
+) -> None:
+    """Score a run against baselines: the seed task (waveforms) and a rolling-origin backtest over
+    the test part (MAE, RMSE, MASE, sMAPE vs naive, seasonal naive and AR(p))."""
+    from .evaluate import evaluate_run
 
     store = _store(runs_dir)
     run = _load(runs_dir, run_id)
-    metrics = evaluate_seed_task(run.model, run.config.data, run.config.forecast.steps)
+    metrics = evaluate_run(run.model, run.config, run.info.get("data"), stride, ar_order)
     store.update_metrics(run.id, metrics)
     if as_json:
         _echo_json(metrics)
         return
-    table = Table(title=f"{run.id}: {metrics['windows']} windows, {metrics['steps']}-step rollouts")
-    table.add_column("metric")
-    table.add_column("model", justify="right")
-    table.add_column("naive (last value)", justify="right")
-    for key, label in (("one_step_mse", "one-step MSE"), ("rollout_rmse", f"{metrics['steps']}-step rollout RMSE")):
-        table.add_row(label, f"{metrics['model'][key]:.6f}", f"{metrics['naive'][key]:.6f}")
+    _print_evaluation(run.id, metrics)
+
+
+@app.command()
+def datasets(as_json: Json = False) -> None:
+    """The real series bundled with statsmodels (rnnlab[datasets]): name, length, frequency."""
+    from rich.table import Table
+
+    from .datasets import list_datasets
+
+    rows = list_datasets()
+    if as_json:
+        _echo_json(rows)
+        return
+    table = Table(title="datasets (train with --dataset NAME)")
+    for column in ("name", "length", "frequency", "start", "end", "missing", "description"):
+        table.add_column(column, justify="right" if column in ("length", "missing") else "left")
+    for row in rows:
+        table.add_row(*(str(row[c]) for c in ("name", "length", "frequency", "start", "end", "missing", "description")))
     _stdout().print(table)
+
+
+def _print_evaluation(run_id: str, metrics: dict) -> None:
+    from rich.table import Table
+
+    console = _stdout()
+    if "one_step_mse" in metrics:
+        table = Table(title=f"{run_id}: {metrics['windows']} windows, {metrics['steps']}-step rollouts")
+        table.add_column("metric")
+        table.add_column("model", justify="right")
+        table.add_column("naive (last value)", justify="right")
+        for key, label in (("one_step_mse", "one-step MSE"), ("rollout_rmse", f"{metrics['steps']}-step rollout RMSE")):
+            table.add_row(label, f"{metrics['model'][key]:.6f}", f"{metrics['naive'][key]:.6f}")
+        console.print(table)
+    test = metrics.get("test")
+    if not test:
+        return
+    k = test["horizon"]
+    print(
+        f"{test['series']}: rolling-origin backtest over the test part ({test['test_length']} values, "
+        f"{test['origins']} origins, stride {test['stride']}), season {test['season']}"
+    )
+    table = Table()
+    for column in ("method", "steps ahead", "MAE", "RMSE", "MASE", "sMAPE %"):
+        table.add_column(column, justify="left" if column == "method" else "right")
+    names = {"model": "network", "naive": "naive", "seasonal_naive": f"seasonal naive (m={test['season']})",
+             "ar": f"AR({test['ar_order']})"}
+    spans = [("one_step", "1")] + ([("all_steps", f"1-{k}")] if k > 1 else [])
+    for span, label in spans:
+        for name, title in names.items():
+            m = test["methods"][name][span]
+            table.add_row(title, label, *(_num(m[key]) for key in ("mae", "rmse", "mase", "smape")),
+                          end_section=name == "ar")
+    console.print(table)
 
 
 @runs_app.command("list")
@@ -515,10 +777,29 @@ def serve(
         from .web import create_app
     except ImportError as exc:
         raise RnnlabError(f"the web page needs the 'web' extra ({exc.name} is missing): pip install 'rnnlab[web]'") from None
+    import socket
+
+    try:  # say so in one line when the address is taken, before starting the server
+        with socket.create_server((host, port), reuse_port=False):
+            pass
+    except OSError as exc:
+        raise RnnlabError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     app_ = create_app(runs_dir, allowed_hosts=(host,))
-    _stderr().print(f"rnnlab playground on http://{host}:{port}/ (runs in {app_.state.store.root}); Ctrl-C stops",
-                    highlight=False)
-    uvicorn.run(app_, host=host, port=port, log_level="warning")
+    print(f"rnnlab playground on http://{host}:{port}/ (runs in {app_.state.store.root}); Ctrl-C stops",
+          file=sys.stderr, flush=True)
+    server = uvicorn.Server(uvicorn.Config(app_, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5))
+    handle_exit = server.handle_exit
+
+    def closing(sig, frame):  # Ctrl-C: end the progress streams, then trainings stop and are stored
+        app_.state.closing.set()
+        handle_exit(sig, frame)
+
+    server.handle_exit = closing
+    try:
+        server.run()
+    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it handled: stopping a server is no error
+        pass
+    print("rnnlab playground stopped", file=sys.stderr)
 
 
 @app.command()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -25,7 +26,10 @@ OPTIMIZERS = ("sgd", "adam", "adamw")
 LOSSES = ("mse",)
 ENGINES = ("torch", "fast")
 SCHEDULES = ("constant", "cosine", "step")
-SERIES = ("sine",)
+WAVEFORMS = ("sine", "cosine", "square", "sawtooth", "triangle", "damped_sine", "sines")
+SERIES = WAVEFORMS + ("csv", "dataset")
+DATASETS = ("sunspots", "nile", "co2", "elnino")
+SCALINGS = ("auto", "none", "standard", "minmax")
 
 
 def _require(ok: bool, message: str) -> None:
@@ -43,18 +47,55 @@ def _at_least(name: str, value: int, low: int) -> None:
 
 @dataclass(frozen=True)
 class DataConfig:
-    """The training series and how windows are drawn from it."""
+    """The series (a waveform, a CSV column or a bundled dataset), its split, scaling and windows."""
 
-    # waveform of the training series; the seed uses "sine"
+    # source of the series: a waveform (sine, cosine, square, sawtooth, triangle, damped_sine,
+    # sines), "csv" (data.csv / data.column) or "dataset" (data.dataset, shipped with statsmodels)
     series: str = "sine"
-    # samples per period: the seed's num_points
+    # samples per period: the seed's num_points (waveforms)
     points_per_period: int = 36
     # periods in the training series; it holds points_per_period * periods + 1 values (both ends)
     periods: int = 1
     # shortest context a window can have: the seed's min_sequence_length
     min_length: int = 4
-    # values predicted after each context: the seed's prediction_length
+    # values scored after each forecast origin (K steps ahead in the held-out evaluation); the
+    # seed's prediction_length
     horizon: int = 1
+    # waveform phase in radians, added to the angle i·2π/points_per_period
+    phase: float = 0.0
+    # waveform amplitude
+    amplitude: float = 1.0
+    # damped_sine: the amplitude shrinks by this factor every period (1: no damping)
+    damping: float = 0.5
+    # sines: "multiple:amplitude" pairs summed, e.g. "1:1,3:0.3" is sin(x) + 0.3·sin(3x)
+    components: str = "1:1,3:0.3"
+    # standard deviation of Gaussian noise added to a waveform (0: none)
+    noise: float = 0.0
+    # seed of the noise generator (independent of the run's seed)
+    noise_seed: int = 0
+    # series "csv": path of the CSV file
+    csv: str = ""
+    # series "csv": the column holding the values ("" : the only numeric column)
+    column: str = ""
+    # series "csv": a column of dates/times, parsed so forecasts carry timestamps ("" : none)
+    time_column: str = ""
+    # series "csv"/"dataset": fill missing values by linear interpolation instead of refusing them
+    interpolate: bool = False
+    # series "dataset": one of sunspots, nile, co2, elnino
+    dataset: str = ""
+    # fixed context length of every window (0: variable-length windows drawn as the seed does;
+    # None: 0 for waveforms, 2 seasons (at least 8) for csv and dataset series)
+    context_length: int | None = None
+    # fraction of the series held out for validation, after the training part (None: 0 for
+    # waveforms, 0.1 for csv and dataset series)
+    val_fraction: float | None = None
+    # fraction at the end held out for testing (None: 0 for waveforms, 0.2 for csv and dataset)
+    test_fraction: float | None = None
+    # "none", "standard" (mean 0, std 1) or "minmax" (to [-1, 1]), fitted on the training part;
+    # "auto": none for waveforms, minmax for csv and dataset series
+    scaling: str = "auto"
+    # season length for seasonal-naive forecasts (0: detected from the training part)
+    season: int = 0
 
     def __post_init__(self) -> None:
         _one_of("data.series", self.series, SERIES)
@@ -62,12 +103,39 @@ class DataConfig:
         _at_least("data.periods", self.periods, 1)
         _at_least("data.min_length", self.min_length, 1)
         _at_least("data.horizon", self.horizon, 1)
-        length = self.points_per_period * self.periods + 1
+        for name in ("phase", "amplitude", "damping", "noise"):
+            value = getattr(self, name)
+            _require(math.isfinite(value), f"data.{name} must be a finite number, got {value}")
+        _require(self.amplitude > 0, f"data.amplitude must be > 0, got {self.amplitude}")
+        _require(0 < self.damping <= 1, f"data.damping must be in (0, 1], got {self.damping}")
+        _require(self.noise >= 0, f"data.noise must be >= 0, got {self.noise}")
+        _at_least("data.noise_seed", self.noise_seed, 0)
         _require(
-            self.min_length + self.horizon <= length - 1,
-            f"data.min_length + data.horizon must be <= {length - 1} (series of {length} values), "
-            f"got {self.min_length + self.horizon}",
+            bool(re.fullmatch(r"\s*[0-9.]+\s*:\s*-?[0-9.]+\s*(,\s*[0-9.]+\s*:\s*-?[0-9.]+\s*)*", self.components)),
+            f"data.components must be 'multiple:amplitude' pairs such as '1:1,3:0.3', got {self.components!r}",
         )
+        if self.context_length is not None:
+            _at_least("data.context_length", self.context_length, 0)
+        for name in ("val_fraction", "test_fraction"):
+            value = getattr(self, name)
+            if value is not None:
+                _require(0 <= value < 0.9, f"data.{name} must be in [0, 0.9), got {value}")
+        if self.val_fraction is not None and self.test_fraction is not None:
+            total = self.val_fraction + self.test_fraction
+            _require(total < 0.9, f"data.val_fraction + data.test_fraction must be < 0.9, got {total}")
+        _one_of("data.scaling", self.scaling, SCALINGS)
+        _at_least("data.season", self.season, 0)
+        if self.series == "csv":
+            _require(bool(self.csv), "data.csv must name a CSV file when data.series is 'csv'")
+        if self.series == "dataset":
+            _one_of("data.dataset", self.dataset, DATASETS)
+        if self.series in WAVEFORMS:
+            length = self.points_per_period * self.periods + 1
+            _require(
+                self.min_length + self.horizon <= length - 1,
+                f"data.min_length + data.horizon must be <= {length - 1} (series of {length} values), "
+                f"got {self.min_length + self.horizon}",
+            )
 
 
 @dataclass(frozen=True)
@@ -87,9 +155,12 @@ class ModelConfig:
     # "unit": the prediction is the last hidden unit of the top layer (the seed's output[-1, :][-1]);
     # "linear": a Linear(hidden_size, 1) head on the top layer's hidden state
     readout: str = "unit"
+    # dropout on the outputs of each recurrent layer but the last (torch's dropout; 0: none)
+    dropout: float = 0.0
 
     def __post_init__(self) -> None:
         _one_of("model.cell", self.cell, CELLS)
+        _require(0 <= self.dropout < 1, f"model.dropout must be in [0, 1), got {self.dropout}")
         _one_of("model.nonlinearity", self.nonlinearity, NONLINEARITIES)
         _require(self.input_size == 1, f"model.input_size must be 1 (univariate series), got {self.input_size}")
         _at_least("model.hidden_size", self.hidden_size, 1)
@@ -111,7 +182,7 @@ class TrainConfig:
     momentum: float = 0.0
     # L2 penalty ("adamw": decoupled weight decay)
     weight_decay: float = 0.0
-    # windows per optimizer step (the seed: 1)
+    # windows per optimizer step (the seed: 1); 0: every window of the training part at every step
     batch_size: int = 1
     # clip the gradient's global norm to this value (0: no clipping)
     clip_grad: float = 0.0
@@ -119,6 +190,8 @@ class TrainConfig:
     schedule: str = "constant"
     # early stopping: stop after this many evaluations without a better validation loss (0: off)
     patience: int = 0
+    # steps between two validation losses (when the series has a validation part)
+    val_every: int = 10
     # rollout training: the loss covers this many fed-back predictions (1: one step, as the seed)
     rollout: int = 1
     # loss between prediction and target: "mse"
@@ -139,10 +212,11 @@ class TrainConfig:
         _one_of("train.optimizer", self.optimizer, OPTIMIZERS)
         _require(0 <= self.momentum < 1, f"train.momentum must be in [0, 1), got {self.momentum}")
         _require(self.weight_decay >= 0, f"train.weight_decay must be >= 0, got {self.weight_decay}")
-        _at_least("train.batch_size", self.batch_size, 1)
+        _at_least("train.batch_size", self.batch_size, 0)
         _require(self.clip_grad >= 0, f"train.clip_grad must be >= 0 (0: off), got {self.clip_grad}")
         _one_of("train.schedule", self.schedule, SCHEDULES)
         _at_least("train.patience", self.patience, 0)
+        _at_least("train.val_every", self.val_every, 1)
         _at_least("train.rollout", self.rollout, 1)
         _one_of("train.loss", self.loss, LOSSES)
         _at_least("train.log_every", self.log_every, 1)
@@ -192,6 +266,14 @@ class RunConfig:
 PRESETS: dict[str, RunConfig] = {
     # the seed program: nn.RNN(1, 4) tanh on one sine period, one window per SGD step, lr 0.1
     "seed": RunConfig(),
+    # real series (with --csv or --dataset): a linear readout, 8 units, Adam on minibatches of 32
+    # fixed-length contexts, the loss over 12 fed-back steps, scored 12 steps ahead
+    "forecast": RunConfig(
+        preset="forecast",
+        data=DataConfig(horizon=12),
+        model=ModelConfig(hidden_size=8, readout="linear"),
+        train=TrainConfig(steps=100, lr=0.02, optimizer="adam", batch_size=32, rollout=12),
+    ),
 }
 
 

@@ -50,6 +50,14 @@ def forecast(model: SequenceModel, context: Sequence[float], steps: int) -> np.n
     return forecast_batch(model, [list(context)], steps)[0]
 
 
+def forecast_ensemble(members: Sequence[SequenceModel], context: Sequence[float], steps: int) -> dict[str, np.ndarray]:
+    """An ensemble's forecast: every member's (members, steps), and over the members the
+    ``median`` and the 10–90 % band ``low`` / ``high`` (``numpy.percentile``), each (steps,)."""
+    values = np.stack([forecast(model, context, steps) for model in members])  # (members, steps)
+    low, median, high = np.percentile(values, [10.0, 50.0, 90.0], axis=0)
+    return {"members": values, "median": median, "low": low, "high": high}
+
+
 @torch.no_grad()
 def forecast_rerun(model: SequenceModel, context: Sequence[float], steps: int) -> np.ndarray:
     """The seed's O(K²) generation: re-run the whole sequence from a zero state for each value."""

@@ -33,6 +33,8 @@ class SequenceModel(nn.Module):
         )
         if config.cell == "rnn":
             kwargs["nonlinearity"] = config.nonlinearity
+        if config.dropout and config.num_layers > 1:
+            kwargs["dropout"] = config.dropout  # between layers; torch warns about it with one layer
         # Created first, so that it draws its initial weights from torch's generator exactly as
         # the seed's nn.RNN(1, 4) does right after torch.manual_seed.
         self.rnn = _CELLS[config.cell](**kwargs)

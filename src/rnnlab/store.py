@@ -8,8 +8,13 @@
         config.json               RunConfig, enough to rebuild the model
         model.safetensors         parameters under torch's names (weight_ih_l0, ...)
         history.json              loss of every step
-        run.json                  status, times, the forecast context drawn after training
+        run.json                  status, times, the forecast context drawn after training,
+                                  the series' split and scaling ("data")
         metrics.json              evaluation results
+        ensemble.safetensors      ensemble runs only: every member's parameters, stacked, under
+                                  the same names with a leading member dimension
+                                  (weight_ih_l0: (members, 4, 1), ...); member i has seed
+                                  seed + i, and member 0 is also model.safetensors
 
 A run is written into a hidden temporary directory and renamed into place; only then does the
 catalog get its row, so a row never points at a half-written run. Loading never unpickles.
@@ -107,6 +112,7 @@ class Run:
     history: list[float]
     info: dict[str, Any]  # run.json: status, created, seconds, context, message
     metrics: dict[str, Any] = field(default_factory=dict)
+    members: list[Any] | None = None  # ensemble runs: a SequenceModel per member (member 0 = model)
 
     @property
     def status(self) -> str:
@@ -170,11 +176,23 @@ class RunStore:
             "message": result.message,
             "context": None if result.context is None else [result.context.start, result.context.end],
         }
+        extra = getattr(result, "extra", None) or {}
+        if extra.get("data"):  # split boundaries and scaling, to invert every output of the run
+            info["data"] = extra["data"]
         with closing(self._connect()) as db:
             final = self.root / run_id
             tmp = Path(tempfile.mkdtemp(prefix=f".{run_id}.", dir=self.root))
             try:
                 save_file(result.model.tensors(), str(tmp / "model.safetensors"))
+                members = getattr(result, "members", None)
+                if members and len(members) > 1:
+                    import torch
+
+                    stacked = {
+                        name: torch.stack([m.tensors()[name] for m in members])
+                        for name in result.model.tensors()
+                    }  # (members, *shape)
+                    save_file(stacked, str(tmp / "ensemble.safetensors"))
                 write_atomic(tmp / "config.json", _json(config.to_dict()))
                 write_atomic(tmp / "history.json", _json({"loss": result.history}))
                 write_atomic(tmp / "metrics.json", _json(metrics or {}))
@@ -257,10 +275,36 @@ class RunStore:
         except RunCorruptError as exc:
             raise RunCorruptError(f"run {run_id!r}: {exc}") from None
         model.eval()
+        members = self._load_members(run_id, path, config) if (path / "ensemble.safetensors").exists() else None
         history = self._read_json(path / "history.json", "history").get("loss", [])
         info = self._read_json(path / "run.json", "run info")
         metrics = self._read_json(path / "metrics.json", "metrics") if (path / "metrics.json").exists() else {}
-        return Run(run_id, path, config, model, history, info, metrics)
+        return Run(run_id, path, config, model, history, info, metrics, members)
+
+    def _load_members(self, run_id: str, path: Path, config: RunConfig) -> list[Any]:
+        """The members of an ensemble run, from ensemble.safetensors (leading member dimension)."""
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        from .model import SequenceModel
+
+        try:
+            stacked = load_file(str(path / "ensemble.safetensors"))
+        except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+            raise RunCorruptError(f"run {run_id!r}: ensemble.safetensors is not a valid safetensors file ({exc})") from None
+        counts = {t.shape[0] if t.dim() else 0 for t in stacked.values()}
+        if len(counts) != 1 or 0 in counts:
+            raise RunCorruptError(f"run {run_id!r}: ensemble.safetensors tensors disagree on the member count")
+        members = []
+        for i in range(counts.pop()):
+            member = SequenceModel(config.model)
+            try:
+                member.load_tensors({name: t[i] for name, t in stacked.items()})
+            except RunCorruptError as exc:
+                raise RunCorruptError(f"run {run_id!r}: ensemble member {i}: {exc}") from None
+            member.eval()
+            members.append(member)
+        return members
 
     def latest(self) -> str:
         """Id of the newest run in the catalog."""

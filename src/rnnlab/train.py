@@ -1,4 +1,8 @@
-"""Training: the seed's per-sample loop, faithful to the bit.
+"""Training: the seed's per-sample loop, faithful to the bit, and the windowed loop for the rest.
+
+A config that asks for exactly the seed's algorithm (``is_seed_loop``) runs the loop below;
+anything else (minibatches, rollout training, schedules, early stopping, csv and dataset series,
+scaling) runs the windowed loop of ``batched.py``.
 
 ``train(config)`` seeds Python's ``random`` and torch with ``config.seed`` once, builds the model
 (which draws its initial weights from torch), and then, for each step, draws one window exactly
@@ -25,7 +29,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from .config import RunConfig
+from .config import WAVEFORMS, RunConfig
 from .data import SeedWindows, Window, series_values
 from .errors import ConfigError
 from .model import SequenceModel
@@ -87,21 +91,42 @@ def _make_optimizer(config: RunConfig, model: SequenceModel) -> torch.optim.Opti
 
 
 def _check_supported(config: RunConfig) -> None:
-    """The per-sample loop implements the seed's algorithm; refuse what it does not do yet."""
+    """Refuse what the trainers do not do yet."""
     t = config.train
-    unsupported = {
-        "train.engine": (t.engine, "torch"),
-        "train.batch_size": (t.batch_size, 1),
-        "train.clip_grad": (t.clip_grad, 0.0),
-        "train.schedule": (t.schedule, "constant"),
-        "train.patience": (t.patience, 0),
-        "train.rollout": (t.rollout, 1),
-        "train.ensemble": (t.ensemble, 1),
-        "data.horizon": (config.data.horizon, 1),
-    }
-    for key, (value, supported) in unsupported.items():
-        if value != supported:
-            raise ConfigError(f"{key} = {value!r} is not supported by this trainer yet (only {supported!r})")
+    if t.patience:
+        val = config.data.val_fraction
+        if val == 0 or (val is None and config.data.series in WAVEFORMS):
+            raise ConfigError(
+                f"train.patience = {t.patience} needs a validation part: set data.val_fraction > 0"
+            )
+
+
+def check_config(config: RunConfig) -> None:
+    """Refuse, before training, what the trainers cannot do or the series cannot hold."""
+    _check_supported(config)
+    if not is_seed_loop(config):
+        from .data import prepare
+
+        prepare(config.data, config.train.rollout)
+
+
+def is_seed_loop(config: RunConfig) -> bool:
+    """Whether the config asks for exactly the seed's algorithm: one variable-length window of a
+    waveform per plain step, one-step loss, no split, no scaling. That loop is kept bit-exact."""
+    t, d = config.train, config.data
+    return (
+        d.series in WAVEFORMS
+        and t.batch_size == 1
+        and t.rollout == 1
+        and t.clip_grad == 0
+        and t.schedule == "constant"
+        and t.patience == 0
+        and d.horizon == 1
+        and not d.context_length
+        and not d.val_fraction
+        and not d.test_fraction
+        and d.scaling in ("auto", "none")
+    )
 
 
 def train(
@@ -113,6 +138,19 @@ def train(
     """Train a model as the config says; see the module docstring."""
     config = resolve_seed(config)
     _check_supported(config)
+    if config.train.ensemble > 1:  # N models from seeds seed … seed+N-1, stored as one run
+        from .ensemble import train_ensemble
+
+        return train_ensemble(config, on_step=on_step, should_stop=should_stop)
+    if config.train.engine == "fast":  # the compiled engine: same windows, same result format
+        from .fast import train_fast
+
+        return train_fast(config, on_step=on_step, should_stop=should_stop)
+    if not is_seed_loop(config):
+        from .batched import train_windows
+
+        with _interrupt_flag() as interrupted:
+            return train_windows(config, on_step=on_step, should_stop=should_stop, interrupted=interrupted)
     # The seed program: random.seed(S); torch.manual_seed(S); model = nn.RNN(1, 4)
     rng = random.Random(config.seed)
     torch.manual_seed(config.seed)

@@ -1,0 +1,295 @@
+"""rnnlab's benchmark: one process, one run, every figure measured here (``make bench``).
+
+Rows (wall time is the median of several repeats; "× (a)" is (a)'s time divided by the row's):
+
+  (a) the seed program's algorithm in torch eager: nn.RNN(1, 4), one window per SGD step,
+      20,000 steps — the reference;
+  (b) the same per-sample training (seed preset) on the fast engine;
+  (c) time to reach the seed program's median quality (one-step MSE <= 0.0018 and 10-step
+      rollout RMSE <= 0.37 over the 560 windows, as ``rnnlab evaluate`` computes them) with the
+      best batched configuration of each engine, for 5 seeds: the fewest steps that reach it
+      (checked every few steps), then the time of a fresh run of that many steps;
+  (d) ensembles of 64, 256 and 1,024 seed-preset models of 20,000 steps (fast engine);
+  (e) forecasting 1,000 steps by carrying the state vs the seed's re-run (torch engine).
+
+Peak memory is the highest resident set size sampled while the row ran, minus the size when it
+started. ``--quick`` runs fewer repeats and smaller ensembles (a smoke test, not for the README).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import random
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from rnnlab.config import apply_overrides, preset  # noqa: E402
+from rnnlab.evaluate import evaluate_seed_task  # noqa: E402
+from rnnlab.model import SequenceModel  # noqa: E402
+from rnnlab.train import train  # noqa: E402
+
+MSE_GOAL, RMSE_GOAL = 0.0018, 0.37  # the seed program's median quality (20,000 steps)
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+class PeakMemory:
+    """Samples the resident set size every 2 ms in a thread; ``peak`` is the rise over the start."""
+
+    def __init__(self):
+        self.start = self.peak = 0
+        self._stop = threading.Event()
+
+    @staticmethod
+    def rss() -> int:
+        with open("/proc/self/statm") as handle:
+            return int(handle.read().split()[1]) * PAGE
+
+    def __enter__(self):
+        self.start = self.rss()
+        self.top = self.start
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self):
+        while not self._stop.is_set():
+            self.top = max(self.top, self.rss())
+            time.sleep(0.002)
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.top = max(self.top, self.rss())
+        self.peak = self.top - self.start
+
+
+def seed_program(seed: int, steps: int = 20000) -> torch.nn.RNN:
+    """The seed program's training, as it is written (printing left out)."""
+    random.seed(seed)
+    torch.manual_seed(seed)
+
+    def generate_sine_values():
+        num_points, min_sequence_length, prediction_length = 36, 4, 1
+        start = random.randint(0, num_points - min_sequence_length - prediction_length)
+        end = random.randint(start + min_sequence_length + prediction_length, num_points + 1)
+        Y = [math.sin(i * math.pi * 2 / num_points) for i in range(start, end)]
+        y = Y.pop()
+        return torch.tensor(Y).view(-1, 1), torch.tensor(y)
+
+    hidden_size = 4
+    model = torch.nn.RNN(1, hidden_size)
+    criterion = torch.nn.MSELoss()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    model.train()
+    for _ in range(steps):
+        hidden = torch.zeros(1, hidden_size)
+        Y, y = generate_sine_values()
+        output, _ = model(Y, hidden)
+        loss = criterion(output[-1, :][-1], y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return model
+
+
+def quality(model: SequenceModel, config) -> tuple[float, float]:
+    m = evaluate_seed_task(model, config.data, 10)
+    return m["one_step_mse"], m["rollout_rmse"]
+
+
+def as_sequence_model(rnn: torch.nn.RNN) -> SequenceModel:
+    model = SequenceModel(preset("seed").model)
+    model.load_tensors({name: p.detach() for name, p in rnn.named_parameters()})
+    return model.eval()
+
+
+def reached(q: tuple[float, float]) -> bool:
+    return q[0] <= MSE_GOAL and q[1] <= RMSE_GOAL
+
+
+ROWS: list[dict] = []
+
+
+def row(label: str, what: str, seconds: float, quality_text: str, memory: int, note: str = "") -> None:
+    ROWS.append(dict(label=label, what=what, seconds=seconds, quality=quality_text, memory=memory, note=note))
+    print(f"  {label:<5} {seconds:9.4f} s  {what}  [{quality_text}] {note}", file=sys.stderr, flush=True)
+
+
+def fmt_quality(qs: list[tuple[float, float]]) -> str:
+    mse = statistics.median(q[0] for q in qs)
+    rmse = statistics.median(q[1] for q in qs)
+    ok = sum(reached(q) for q in qs)
+    return f"MSE {mse:.5f}, RMSE {rmse:.3f}, {ok}/{len(qs)} reach"
+
+
+def seed_config(seed: int, **overrides):
+    return apply_overrides(preset("seed"), {"seed": seed, **overrides})
+
+
+def time_to_quality(engine: str, overrides: dict, seeds: list[int], check_every: int, max_steps: int, repeats: int):
+    """Per seed: fewest steps (multiple of check_every) reaching the goal, and a fresh run's wall time."""
+    results = []
+    for seed in seeds:
+        steps, q = None, None
+        for n in range(check_every, max_steps + 1, check_every):
+            result = train(seed_config(seed, **{"train.steps": n, "train.engine": engine, **overrides}))
+            q = quality(result.model, result.config)
+            if reached(q):
+                steps = n
+                break
+        if steps is None:
+            results.append((seed, None, math.inf, q))
+            continue
+        config = seed_config(seed, **{"train.steps": steps, "train.engine": engine, **overrides})
+        times = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            result = train(config)
+            times.append(time.perf_counter() - started)
+        results.append((seed, steps, statistics.median(times), quality(result.model, result.config)))
+    return results
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats, smaller ensembles (smoke test)")
+    args = parser.parse_args(argv)
+    quick = args.quick
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    steps = 2000 if quick else 20000
+    repeats_a, repeats_b = (1, 2) if quick else (3, 5)
+    ensembles = (8, 16) if quick else (64, 256, 1024)
+
+    print("rnnlab benchmark", file=sys.stderr)
+    # Compile (or load from the on-disk cache) before timing anything.
+    started = time.perf_counter()
+    train(seed_config(0, **{"train.steps": 10, "train.engine": "fast"}))
+    train(seed_config(0, **{"train.steps": 10, "train.engine": "fast", "train.ensemble": 2}))
+    warm = time.perf_counter() - started
+
+    # (a) the seed program in torch eager
+    with PeakMemory() as mem:
+        times, qs = [], []
+        for seed in range(repeats_a):
+            t0 = time.perf_counter()
+            rnn = seed_program(seed, steps)
+            times.append(time.perf_counter() - t0)
+            qs.append(quality(as_sequence_model(rnn), preset("seed")))
+    reference = statistics.median(times)
+    row("(a)", f"seed program, torch eager, {steps:,} per-sample SGD steps (median of {repeats_a} seeds)",
+        reference, fmt_quality(qs), mem.peak)
+
+    # (b) the same on the fast engine
+    with PeakMemory() as mem:
+        times, qs = [], []
+        for seed in range(repeats_b):
+            t0 = time.perf_counter()
+            result = train(seed_config(seed, **{"train.steps": steps, "train.engine": "fast"}))
+            times.append(time.perf_counter() - t0)
+            qs.append(quality(result.model, result.config))
+    row("(b)", f"seed preset, fast engine, {steps:,} per-sample SGD steps (median of {repeats_b} seeds)",
+        statistics.median(times), fmt_quality(qs), mem.peak)
+
+    # fidelity of (b): the same run in torch float64 (same initial weights, same windows)
+    from rnnlab.data import SeedWindows, series_values
+    from rnnlab.fast.engine import run_fast
+
+    fid_steps = steps
+    config = seed_config(1, **{"train.steps": fid_steps, "train.engine": "fast"})
+    _, weights = run_fast(config)
+    rng = random.Random(1)
+    torch.manual_seed(1)
+    model = SequenceModel(config.model).double()
+    windows = SeedWindows(config.data, rng)
+    series = torch.tensor(series_values(config.data).astype(np.float32).astype(np.float64))
+    optimizer = torch.optim.SGD(model.parameters(), lr=config.train.lr)
+    for _ in range(fid_steps):
+        w = windows.draw()
+        prediction, _ = model(series[w.start : w.end].view(1, -1, 1))
+        loss = (prediction[0, -1] - series[w.end]) ** 2
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    fidelity = max(float(np.max(np.abs(weights[k] - v.numpy()))) for k, v in model.tensors().items())
+
+    # (c) time to the seed's median quality, best batched configuration of each engine
+    seeds = list(range(2 if quick else 5))
+    configs = {
+        "fast": ({"train.optimizer": "adam", "train.lr": 0.05, "train.batch_size": 0}, 5, 2000),
+        "torch": ({"train.optimizer": "adam", "train.lr": 0.05, "train.batch_size": 0}, 25, 2000),
+    }
+    for engine, (overrides, every, limit) in configs.items():
+        with PeakMemory() as mem:
+            results = time_to_quality(engine, overrides, seeds, every, limit, 1 if engine == "torch" else 5)
+        ok = [r for r in results if r[1] is not None]
+        median = statistics.median(r[2] for r in results)
+        described = ", ".join(f"{k.split('.')[1]} {v}" for k, v in overrides.items())
+        row(f"(c)", f"{engine}: {described}; steps needed {[r[1] for r in results]} (seeds {seeds})",
+            median, fmt_quality([r[3] for r in results]) + f"; {len(ok)}/{len(results)} seeds", mem.peak)
+
+    # (d) ensembles on the fast engine
+    for count in ensembles:
+        config = seed_config(0, **{"train.steps": steps, "train.engine": "fast", "train.ensemble": count})
+        with PeakMemory() as mem:
+            t0 = time.perf_counter()
+            result = train(config)
+            seconds = time.perf_counter() - t0
+        from rnnlab.ensemble import evaluate_ensemble
+
+        ev = evaluate_ensemble(result.config, result.members, 10)
+        spread = ev["members"]
+        row("(d)", f"ensemble of {count:,} seed-preset models, {steps:,} steps each (fast engine)", seconds,
+            f"median forecast MSE {ev['one_step_mse']:.5f}, RMSE {ev['rollout_rmse']:.3f}; members' MSE p10-p90 "
+            f"{spread['one_step_mse']['p10']:.5f}-{spread['one_step_mse']['p90']:.5f}", mem.peak)
+
+    # (e) forecasting 1,000 steps on the torch engine
+    from rnnlab.data import series_values as values_of
+    from rnnlab.forecast import forecast, forecast_rerun
+
+    model = as_sequence_model(seed_program(0, 200))
+    context = values_of(preset("seed").data)[16:22].tolist()
+    with PeakMemory() as mem:
+        times = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            carried = forecast(model, context, 1000)
+            times.append(time.perf_counter() - t0)
+    row("(e)", "forecast 1,000 steps, state carried (torch engine)", statistics.median(times), "-", mem.peak)
+    with PeakMemory() as mem:
+        t0 = time.perf_counter()
+        rerun = forecast_rerun(model, context, 1000)
+        seconds = time.perf_counter() - t0
+    row("(e)", "forecast 1,000 steps, the seed's re-run from a zero state each step", seconds,
+        f"max |carried - re-run| {float(np.max(np.abs(carried - rerun))):.1e}", mem.peak)
+
+    # the table (stdout)
+    import numba
+
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
+    print(f"machine: {cpu}, {os.cpu_count()} cores; Python {platform.python_version()}, torch {torch.__version__}, "
+          f"numba {numba.__version__}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    print(f"fast engine warm-up (load from cache or compile): {warm:.2f} s; fidelity of (b): max |w_fast - "
+          f"w_torch_float64| after {fid_steps:,} steps = {fidelity:.1e}")
+    print()
+    print("| row | what | wall time | × (a) | quality | peak memory |")
+    print("|---|---|---:|---:|---|---:|")
+    for r in ROWS:
+        ratio = reference / r["seconds"] if r["seconds"] > 0 and math.isfinite(r["seconds"]) else float("nan")
+        print(f"| {r['label']} | {r['what']} | {r['seconds']:.4f} s | {ratio:,.1f} | {r['quality']} | "
+              f"{r['memory'] / 2**20:.1f} MiB |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

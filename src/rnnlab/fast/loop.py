@@ -1,0 +1,158 @@
+"""Compiled training loops: windows, loss, BPTT and the optimizer step, all inside numba.
+
+Two ways of choosing the windows of a step:
+
+- sampled (``full = 0``): each step draws ``batch`` windows with the seed's two ``randint``
+  calls (``mt.randint``, CPython's generator) and the loss is the mean over them of
+  (prediction after the context − the next value)²; ``batch = 1`` is the seed's per-sample loop;
+- full batch (``full = 1``): every window of the series at once, computed as prefixes: one pass
+  over ``series[start:]`` per start gives the prediction after every context starting there,
+  and the loss is the mean over all windows.
+
+Optimizers follow torch's update rules (``torch.optim.SGD`` with momentum and weight decay,
+``Adam``, ``AdamW``), and ``clip`` clips the gradient's global norm as
+``torch.nn.utils.clip_grad_norm_`` does. ``hyper`` = [momentum, weight_decay, beta1, beta2, eps,
+clip]; ``lrs[i]`` is the learning rate of step ``step0 + i``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from .kernels import last_step_loss_grad, sequence_loss_grad, step, workspace
+from .mt import randint
+
+SGD, ADAM, ADAMW = 0, 1, 2
+
+
+@njit(cache=True, error_model="numpy")
+def _update(theta, grad, lr, opt, hyper, m, v, step_number):
+    momentum, decay, beta1, beta2, eps, clip = hyper[0], hyper[1], hyper[2], hyper[3], hyper[4], hyper[5]
+    P = theta.shape[0]
+    if clip > 0.0:
+        total = 0.0
+        for j in range(P):
+            total += grad[j] * grad[j]
+        coef = clip / (math.sqrt(total) + 1e-6)
+        if coef < 1.0:
+            for j in range(P):
+                grad[j] *= coef
+    if opt == SGD:
+        for j in range(P):
+            g = grad[j]
+            if decay != 0.0:
+                g += decay * theta[j]
+            if momentum != 0.0:
+                if step_number == 1:
+                    m[j] = g
+                else:
+                    m[j] = momentum * m[j] + g
+                g = m[j]
+            theta[j] -= lr * g
+        return
+    correction1 = 1.0 - beta1**step_number
+    correction2 = math.sqrt(1.0 - beta2**step_number)
+    step_size = lr / correction1
+    for j in range(P):
+        g = grad[j]
+        if opt == ADAMW:
+            theta[j] *= 1.0 - lr * decay
+        elif decay != 0.0:
+            g += decay * theta[j]
+        m[j] += (g - m[j]) * (1.0 - beta1)
+        v[j] = v[j] * beta2 + (1.0 - beta2) * g * g
+        theta[j] -= step_size * m[j] / (math.sqrt(v[j]) / correction2 + eps)
+
+
+@njit(cache=True, error_model="numpy")
+def train_steps(theta, spec, offsets, series, last, low, full, batch, state, step0, lrs, opt, hyper, m, v, losses):
+    """Run len(lrs) steps on ``theta`` in place; losses[i] gets step i's loss (before its update).
+
+    series: (last + 1,) the training series; low = min_length + 1 (the shortest window plus its
+    target). Returns (steps done, restored): it stops at the first non-finite loss, and when the
+    update before it produced non-finite weights, restores the weights from before that update.
+    """
+    P = theta.shape[0]
+    work = workspace(spec, last + 1)
+    grad = np.zeros(P)
+    backup = theta.copy()
+    preds = np.zeros(last + 1)
+    dpreds = np.zeros(last + 1)
+    weights = np.zeros(last + 1)
+    windows = 0
+    if full == 1:
+        for start in range(0, last - low + 1):
+            windows += last + 1 - (start + low) + 1
+    for i in range(lrs.shape[0]):
+        grad[:] = 0.0
+        loss = 0.0
+        if full == 0:
+            for b in range(batch):
+                start = randint(state, 0, last - low)
+                stop = randint(state, start + low, last + 1)
+                end = stop - 1  # context series[start:end], target series[end]
+                loss += last_step_loss_grad(
+                    theta, spec, offsets, series, start, end - start, series[end], 1.0 / batch,
+                    grad, work, preds, dpreds,
+                )
+        else:
+            for start in range(0, last - low + 1):
+                T = last - start  # inputs series[start:last]; step t predicts series[start + t + 1]
+                for t in range(T):
+                    weights[t] = 1.0 / windows if t >= low - 2 else 0.0
+                loss += sequence_loss_grad(
+                    theta, spec, offsets, series, start, T, series, start + 1, weights,
+                    grad, work, preds, dpreds,
+                )
+        losses[i] = loss
+        if not math.isfinite(loss):
+            for j in range(P):
+                if not math.isfinite(theta[j]):
+                    theta[:] = backup
+                    return i, 1
+            return i, 0
+        backup[:] = theta
+        _update(theta, grad, lrs[i], opt, hyper, m, v, step0 + i + 1)
+    return lrs.shape[0], 0
+
+
+@njit(cache=True, error_model="numpy", parallel=True)
+def train_many(thetas, spec, offsets, series, last, low, full, batch, states, step0, lrs, opt, hyper, ms, vs, losses, done):
+    """``train_steps`` for many models at once (one row each), in parallel over the CPU cores."""
+    for n in prange(thetas.shape[0]):
+        if done[n, 0] < step0:  # stopped earlier (diverged): leave it as it is
+            continue
+        steps, restored = train_steps(
+            thetas[n], spec, offsets, series, last, low, full, batch, states[n], step0, lrs, opt, hyper,
+            ms[n], vs[n], losses[n],
+        )
+        done[n, 0] = step0 + steps
+        done[n, 1] = restored
+
+
+@njit(cache=True, error_model="numpy", parallel=True)
+def forecast_many(thetas, spec, offsets, contexts, lengths, steps, out):
+    """For each model n and context c: ``steps`` values generated after contexts[c, :lengths[c]].
+
+    thetas (models, P), contexts (count, max_length), out (models, count, steps); the state is
+    carried forward and each prediction is fed back as the next input.
+    """
+    max_time = contexts.shape[1] + steps
+    for n in prange(thetas.shape[0]):
+        hs, cs, gates, _dh, _dc, _da = workspace(spec, max_time)
+        theta = thetas[n]
+        for c in range(contexts.shape[0]):
+            T = lengths[c]
+            for l in range(spec[2]):
+                hs[l, 0, :] = 0.0
+                cs[l, 0, :] = 0.0
+            p = 0.0
+            for t in range(T):
+                p = step(theta, spec, offsets, contexts[c, t], t, hs, cs, gates)
+            out[n, c, 0] = p
+            for k in range(1, steps):
+                p = step(theta, spec, offsets, p, T + k - 1, hs, cs, gates)
+                out[n, c, k] = p
