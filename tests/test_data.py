@@ -262,3 +262,19 @@ def test_seed_preset_prepares_to_the_whole_wave_unscaled():
     assert prepared.split.train_end == 37 and prepared.scaler.kind == "none"
     assert prepared.context_length == 0 and prepared.season == 36
     assert prepared.scaled.tolist() == series_values(DataConfig()).tolist()
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    values=st.lists(st.floats(-1e4, 1e4, allow_nan=False).map(lambda v: round(v, 3)), min_size=3, max_size=30),
+    style=st.sampled_from([(",", "."), (";", "."), (";", ","), ("\t", "."), ("|", ".")]),
+    bom=st.booleans(),
+)
+def test_csv_values_round_trip_whatever_the_dialect(tmp_path_factory, values, style, bom):
+    delimiter, decimal = style
+    cells = [repr(v).replace(".", decimal) if decimal == "," else repr(v) for v in values]
+    text = ("\ufeff" if bom else "") + f"n{delimiter}value\n" + "".join(
+        f"{i}{delimiter}{c}\n" for i, c in enumerate(cells))
+    path = tmp_path_factory.mktemp("dialect") / "d.csv"
+    path.write_bytes(text.encode("utf-8"))
+    assert read_csv_series(str(path), "value").values.tolist() == values

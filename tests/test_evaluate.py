@@ -147,3 +147,9 @@ def test_the_seed_task_has_560_windows_whatever_the_periods():
     ]
     assert len(rmses) == 560
     assert one["naive"]["rollout_rmse"] == pytest.approx(np.mean(rmses), abs=1e-12)
+
+
+def test_mase_is_undefined_on_an_exactly_repeating_training_part():
+    train = np.sin(np.arange(100) * 2 * np.pi / 10)
+    assert mase_scale(train, 10) == 0.0
+    assert metrics(np.ones((2, 2)), np.zeros((2, 2)), mase_scale(train, 10))["mase"] is None

@@ -174,6 +174,17 @@ def test_train_dispatches_to_the_fast_engine():
         assert torch.allclose(fast.model.tensors()[name], value, atol=1e-3)
 
 
+def test_dataset_series_follows_the_torch_engine():
+    """A bundled dataset (scaled, split) with the seed's variable windows: same windows, same losses."""
+    config = tiny(**{"seed": 1, "train.steps": 50, "data.series": "dataset", "data.dataset": "nile",
+                     "data.context_length": 0, "train.batch_size": 4, "train.optimizer": "adam", "train.lr": 0.01})
+    slow = train(config)
+    fast = train(dataclasses.replace(config, train=dataclasses.replace(config.train, engine="fast")))
+    assert fast.context == slow.context
+    assert fast.extra["data"] == slow.extra["data"]  # the same split and scaling are stored
+    np.testing.assert_allclose(fast.history, slow.history, rtol=0, atol=1e-6)
+
+
 def test_should_stop_and_progress():
     calls = []
     config = tiny(**{"train.steps": 5000, "train.engine": "fast"})

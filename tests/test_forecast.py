@@ -54,3 +54,47 @@ def test_bad_contexts(context):
     model = SequenceModel(ModelConfig())
     with pytest.raises(InputError):
         forecast(model, context, 3)
+
+
+def _module_rollout(model, contexts, steps):
+    """The rollout through the module, one call per step: what forecast_batch must equal bit for bit."""
+    with torch.no_grad():
+        x = torch.tensor(np.asarray(contexts), dtype=torch.float32).unsqueeze(-1)  # (batch, time, 1)
+        prediction, state = model(x)
+        value = prediction[:, -1:]  # (batch, 1)
+        out = [value]
+        for _ in range(steps - 1):
+            prediction, state = model(value.unsqueeze(-1), state)
+            value = prediction[:, -1:]
+            out.append(value)
+    return torch.cat(out, dim=1).double().numpy()
+
+
+EXACT = [
+    ModelConfig(cell=cell, nonlinearity=nonlinearity, num_layers=layers, readout=readout, hidden_size=hidden)
+    for cell, nonlinearity in [("rnn", "tanh"), ("rnn", "relu"), ("lstm", "tanh"), ("gru", "tanh")]
+    for layers in (1, 2)
+    for readout in ("unit", "linear")
+    for hidden in (1, 4, 7)
+]
+
+
+@pytest.mark.parametrize(
+    "config", EXACT, ids=lambda c: f"{c.cell}-{c.nonlinearity}-l{c.num_layers}-{c.readout}-h{c.hidden_size}"
+)
+def test_forecast_is_bit_identical_to_the_module_called_per_step(config):
+    torch.manual_seed(config.hidden_size + 10 * config.num_layers)
+    model = SequenceModel(config).eval()
+    contexts = np.random.default_rng(config.hidden_size).uniform(-1, 1, (3, 5))
+    np.testing.assert_array_equal(forecast_batch(model, contexts, 40), _module_rollout(model, contexts, 40))
+    single = forecast(model, contexts[0], 40)
+    np.testing.assert_array_equal(single, _module_rollout(model, contexts[:1], 40)[0])
+
+
+def test_forecast_of_a_training_model_with_dropout_uses_the_module():
+    torch.manual_seed(0)
+    model = SequenceModel(ModelConfig(num_layers=2, dropout=0.5)).train()
+    torch.manual_seed(1)
+    first = forecast(model, [0.1, 0.2], 30)
+    torch.manual_seed(1)
+    np.testing.assert_array_equal(first, _module_rollout(model, [[0.1, 0.2]], 30)[0])

@@ -190,3 +190,15 @@ def test_bad_input_gives_one_line_and_writes_nothing(tmp_path, runs_dir, cli, ma
 
     assert re.search(message, err), err
     assert not runs_dir.exists() or not [p for p in runs_dir.iterdir() if p.is_dir()]
+
+
+def test_variable_windows_with_a_validation_part_train_and_evaluate(tmp_path):
+    from rnnlab.evaluate import evaluate_run
+
+    config = tiny(**{"data.series": "csv", "data.csv": str(sales_csv(tmp_path, n=60)), "data.context_length": 0,
+                     "data.horizon": 2, "train.rollout": 2, "train.batch_size": 4, "train.steps": 6,
+                     "train.val_every": 3, "model.readout": "linear"})
+    result = train(config)
+    assert [step for step, _ in result.extra["validation"]] == [3, 6]
+    test = evaluate_run(result.model, result.config, result.extra["data"])["test"]
+    assert test["origins"] == 12 - 2 + 1 and np.isfinite(test["methods"]["model"]["all_steps"]["rmse"])

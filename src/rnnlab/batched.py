@@ -2,8 +2,9 @@
 
 Each step draws ``batch_size`` windows from the training part (the seed's variable-length
 windows, or fixed contexts of ``data.context_length``; ``batch_size`` 0: every window at every
-step), runs them through the cell — windows of different lengths as one packed sequence, so no
-padding reaches the cell — and takes one optimizer step on
+step), runs them through the cell — windows of different lengths grouped by start, padded after
+their ends, each taking the state at its own end, so no padding reaches a prediction — and takes
+one optimizer step on
 
     loss = mean over windows and k = 1…R of (ŷ_k − y_k)²,
 

@@ -229,6 +229,9 @@ def _train_and_store(config, runs_dir, quiet, log=None, name=None):
     drawn = config.seed is None
     config = resolve_seed(config)
     check_config(config)  # a bad series or setting fails here, before any output
+    if config.data.series in ("csv", "dataset") and config.preset == "seed" and config.train.batch_size == 1 and not quiet:
+        _stderr().print("hint: the seed preset trains one window per step; --preset forecast suits real series",
+                        highlight=False)
     store = _store(runs_dir)
     store._connect().close()  # fail on an unusable runs dir before training, not after
     if drawn and not quiet:

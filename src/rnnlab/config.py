@@ -266,6 +266,14 @@ class RunConfig:
 PRESETS: dict[str, RunConfig] = {
     # the seed program: nn.RNN(1, 4) tanh on one sine period, one window per SGD step, lr 0.1
     "seed": RunConfig(),
+    # the seed's task at the seed's size (nn.RNN, 4 units) done better: a relu cell with a linear
+    # readout, Adam on every window of two periods at every step, the loss over 10 fed-back steps
+    "seed-better": RunConfig(
+        preset="seed-better",
+        data=DataConfig(periods=2),
+        model=ModelConfig(nonlinearity="relu", readout="linear"),
+        train=TrainConfig(steps=3000, lr=0.003, optimizer="adam", batch_size=0, rollout=10, log_every=100),
+    ),
     # real series (with --csv or --dataset): a linear readout, 8 units, Adam on minibatches of 32
     # fixed-length contexts, the loss over 12 fed-back steps, scored 12 steps ahead
     "forecast": RunConfig(

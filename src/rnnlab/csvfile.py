@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import Series, finish_series
+from .sources import Series, finish_series
 from .errors import InputError
 
 MISSING = {"", "na", "nan", "n/a", "null", "none", "-", "?"}

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .data import Series, finish_series
+from .sources import Series, finish_series
 from .errors import InputError
 
 # name -> (description, frequency)

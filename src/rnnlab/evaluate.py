@@ -150,9 +150,12 @@ def metrics(forecasts: np.ndarray, truth: np.ndarray, mase_scale: float) -> dict
 
 
 def mase_scale(train: np.ndarray, season: int) -> float:
-    """Mean absolute error of the in-sample seasonal-naive forecast over the training part."""
+    """Mean absolute error of the in-sample seasonal-naive forecast over the training part
+    (0 when the training part repeats itself exactly: MASE is then undefined)."""
     m = season if len(train) > season else 1
-    return float(np.mean(np.abs(train[m:] - train[:-m])))
+    scale = float(np.mean(np.abs(train[m:] - train[:-m])))
+    # an exactly repeating training part has no error to scale by (rounding aside): MASE is undefined
+    return scale if scale > 1e-9 * float(np.mean(np.abs(train))) else 0.0
 
 
 def naive_forecasts(values: np.ndarray, origins: Sequence[int], steps: int) -> np.ndarray:

@@ -59,19 +59,17 @@ def window_count(last: int, low: int) -> int:
 
 def problem(config: RunConfig) -> dict:
     """Everything the compiled loop needs besides the weights, as plain numpy values."""
-    from ..config import WAVEFORMS
     from ..data import prepare
 
     lay = layout(config.model)
     t = config.train
     prepared = prepare(config.data, 1)
-    if not (config.data.series in WAVEFORMS and prepared.context_length == 0):
-        if prepared.context_length:
-            raise ConfigError(
-                f"data.context_length = {prepared.context_length} (the default for {config.data.series} series): "
-                "the fast engine draws the seed's variable-length windows only; set data.context_length = 0 "
-                "or use --engine torch"
-            )
+    if prepared.context_length:  # csv and dataset series default to fixed contexts
+        raise ConfigError(
+            f"data.context_length = {prepared.context_length} (the default for {config.data.series} series): "
+            "the fast engine draws the seed's variable-length windows only; set data.context_length = 0 "
+            "or use --engine torch"
+        )
     size = prepared.split.train_end
     # The torch engine trains on float32 tensors of the (scaled) series: use the same values.
     series = np.asarray(prepared.scaled[:size], dtype=np.float32).astype(np.float64)  # (size,)

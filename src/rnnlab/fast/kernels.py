@@ -25,7 +25,6 @@ import numpy as np
 from numba import njit
 
 RNN, LSTM, GRU = 0, 1, 2
-GATES = (1, 4, 3)  # rows of W_ih per hidden unit, by cell
 
 
 @njit(cache=True, error_model="numpy", inline="always")
