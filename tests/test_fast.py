@@ -16,7 +16,7 @@ import torch
 from conftest import tiny
 from rnnlab.data import RandomWindows, series_values
 from rnnlab.errors import ConfigError
-from rnnlab.fast import engine, kernels, layout, loop, mt
+from rnnlab.fast import engine, kernels, layout, loop, mt, special
 from rnnlab.model import SequenceModel
 from rnnlab.train import TrainResult, train
 
@@ -222,8 +222,71 @@ def test_unsupported_configs_are_refused(overrides, named):
     assert named in str(error.value) and "--engine torch" in str(error.value)
 
 
+def _general_and_special(config, count: int, steps: int):
+    """Train ``count`` members (seeds 0..count-1) with loop.train_many and special.train_many."""
+    p = engine.problem(config)
+    lay = p["layout"]
+    thetas = np.stack([lay.pack(engine.initial_model(config, seed).tensors()) for seed in range(count)])
+    states = np.stack([mt.state_of(random.Random(seed)) for seed in range(count)])
+    lrs = engine.learning_rates(config, 0, steps)
+    out = []
+    for which in ("general", "special"):
+        th, st = thetas.copy(), states.copy()
+        losses, done = np.full((count, steps), np.nan), np.zeros((count, 2), dtype=np.int64)
+        if which == "general":
+            zeros = np.zeros_like(th)
+            loop.train_many(th, lay.spec, lay.offsets, p["series"], p["last"], p["low"], p["full"], p["batch"],
+                            st, 0, lrs, p["opt"], p["hyper"], zeros, zeros.copy(), losses, done)
+        else:
+            special.train_many(special.units(lay.spec[3]), int(lay.spec[1]), int(lay.spec[4]), th, p["series"],
+                               p["last"], p["low"], st, 0, lrs, losses, done)
+        out.append((th, st, losses, done))
+    return out
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {"model.readout": "linear", "model.hidden_size": 3, "train.schedule": "cosine"},
+        {"model.nonlinearity": "relu", "model.hidden_size": 5, "train.lr": 0.05},
+    ],
+    ids=["seed", "linear-h3-cosine", "relu-h5"],
+)
+def test_special_loop_equals_the_general_loop(overrides):
+    config = tiny(**{"train.steps": 300, "train.engine": "fast", **overrides})
+    assert special.applies(config)
+    (g_th, g_st, g_loss, g_done), (s_th, s_st, s_loss, s_done) = _general_and_special(config, 5, 300)
+    np.testing.assert_allclose(s_th, g_th, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(s_loss, g_loss, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(s_st, g_st)  # the same windows were drawn
+    np.testing.assert_array_equal(s_done, g_done)
+    assert not np.array_equal(s_th[0], s_th[1])  # the members differ
+
+
+def test_special_loop_keeps_the_last_finite_weights_as_the_general_loop():
+    config = tiny(**{"train.steps": 200, "train.engine": "fast", "train.lr": 1e6, "model.nonlinearity": "relu",
+                     "model.readout": "linear"})
+    (g_th, _, g_loss, g_done), (s_th, _, s_loss, s_done) = _general_and_special(config, 3, 200)
+    assert (s_done[:, 0] < 200).all()  # every member stopped early
+    np.testing.assert_array_equal(s_done, g_done)
+    np.testing.assert_allclose(s_th, g_th, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(np.isfinite(s_loss), np.isfinite(g_loss))
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{"train.momentum": 0.9}, {"train.batch_size": 2}, {"model.cell": "gru"}, {"model.num_layers": 2},
+     {"train.optimizer": "adam"}, {"train.clip_grad": 1.0}, {"model.hidden_size": special.MAX_HIDDEN + 1}],
+)
+def test_special_loop_is_only_used_for_its_case(overrides):
+    assert special.applies(tiny(**{"train.engine": "fast"}))
+    assert not special.applies(tiny(**{"train.engine": "fast", **overrides}))
+
+
 def test_compiled_functions_are_cached_on_disk():
-    for function in (kernels.forward, kernels.backward, loop.train_steps, loop.train_many, mt.randint):
+    for function in (kernels.forward, kernels.backward, loop.train_steps, loop.train_many, mt.randint,
+                     special.train_one, special.train_many):
         assert function._cache.__class__.__name__ == "FunctionCache", function
 
 

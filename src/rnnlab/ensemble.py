@@ -3,7 +3,8 @@
 The seed program's author notes that results "depend highly on initial conditions"; an ensemble
 shows how much. Member i is exactly the model ``train`` gives for seed S+i (so member 0 is the
 single run with seed S). On the fast engine the members train at once in a parallel compiled loop
-(``fast.loop.train_many``); on the torch engine one after another.
+(``fast.loop.train_many``, or ``fast.special.train_many`` for the seed's case); on the torch
+engine one after another.
 
 A forecast of an ensemble (``forecast.forecast_ensemble``) is the median over the members at each
 step, with the 10 % and 90 % percentiles (linear interpolation, ``numpy.percentile``) as the band. The loss history of an
@@ -111,9 +112,10 @@ def _median_loss(losses: np.ndarray) -> list[float]:
 
 def _train_fast(config, seeds, on_step, should_stop) -> EnsembleResult:
     from .data import RandomWindows
-    from .fast import engine, loop, mt
+    from .fast import engine, loop, mt, special
 
     engine.check_supported(config)
+    seed_case = special.applies(config)
     p = engine.problem(config)
     lay = p["layout"]
     count, total = len(seeds), config.train.steps
@@ -134,20 +136,32 @@ def _train_fast(config, seeds, on_step, should_stop) -> EnsembleResult:
                 break
             steps = min(chunk, total - step0)
             losses = np.full((count, steps), np.nan)
-            loop.train_many(
-                thetas, lay.spec, lay.offsets, p["series"], p["last"], p["low"], p["full"], p["batch"],
-                states, step0, engine.learning_rates(config, step0, steps), p["opt"], p["hyper"], ms, vs,
-                losses, done,
-            )
+            lrs = engine.learning_rates(config, step0, steps)
+            if seed_case:  # the seed's case, compiled on its own (same numbers)
+                special.train_many(
+                    special.units(lay.spec[3]), int(lay.spec[1]), int(lay.spec[4]), thetas, p["series"],
+                    p["last"], p["low"], states, step0, lrs, losses, done,
+                )
+            else:
+                loop.train_many(
+                    thetas, lay.spec, lay.offsets, p["series"], p["last"], p["low"], p["full"], p["batch"],
+                    states, step0, lrs, p["opt"], p["hyper"], ms, vs, losses, done,
+                )
             running = done[:, 0] == step0 + steps
-            for i in range(steps):  # the median over the members still running at that step
-                column = losses[:, i]
-                finite = column[np.isfinite(column)]
-                if finite.size == 0:
-                    break
-                history.append(float(np.median(finite)))
+            if np.isfinite(losses).all():  # every member ran every step: the medians at once
+                medians = np.median(losses, axis=0).tolist()  # (steps,)
+            else:
+                medians = []
+                for i in range(steps):  # the median over the members still running at that step
+                    column = losses[:, i]
+                    finite = column[np.isfinite(column)]
+                    if finite.size == 0:
+                        break
+                    medians.append(float(np.median(finite)))
+            for i, median in enumerate(medians):
+                history.append(median)
                 if on_step is not None:
-                    on_step(step0 + i + 1, total, history[-1])
+                    on_step(step0 + i + 1, total, median)
             step0 += steps
             if not running.any():
                 break

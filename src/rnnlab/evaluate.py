@@ -300,3 +300,18 @@ def evaluate_run(
     if prepared.split.test_size:
         result["test"] = evaluate_test(model, prepared, config.data.horizon, stride, ar_order)
     return result
+
+
+def evaluate_result(result) -> dict:
+    """The metrics stored with a freshly trained run (``TrainResult``): ``evaluate_run``, plus the
+    spread of the members for an ensemble; ``{}`` when no step finished."""
+    if not result.history:
+        return {}
+    config = result.config
+    metrics = evaluate_run(result.model, config, result.extra.get("data"))
+    members = getattr(result, "members", None) or ()
+    if len(members) > 1:
+        from .ensemble import evaluate_ensemble
+
+        metrics = {**metrics, "ensemble": evaluate_ensemble(config, members, config.forecast.steps)}
+    return metrics

@@ -27,12 +27,14 @@ def _contexts(contexts: Sequence[Sequence[float]] | np.ndarray) -> torch.Tensor:
 
 
 def _step_function(model: SequenceModel):
-    """One time step of the model written with torch's own ops and the model's own weights.
+    """One time step of the model after the context, without the module's per-call overhead.
 
-    The same float32 operations, in the same order, as torch's CPU cells (``aten/native/RNN.cpp``),
-    so each step gives bit for bit what ``model(x, state)`` gives, without the module's per-call
-    overhead. state: per layer h (batch, hidden), or (h, c) for lstm; value: (batch, 1).
-    Returns None where the module must be called instead (dropout active while training).
+    Returns step(value (batch, 1), state) -> (next value (batch, 1), state) that gives bit for bit
+    what ``model(value, state)`` gives (the tests check every cell), or None where the module
+    must be called instead (dropout active while training). One layer of rnn or gru is written
+    with torch's own float32 ops on the model's own weights, the same ops in the same order as
+    torch's CPU cells (``aten/native/RNN.cpp``); the lstm cell and stacked layers call torch's
+    recurrent kernel itself (``_kernel_step``).
     """
     config = model.config
     if model.training and config.dropout and config.num_layers > 1:
@@ -40,47 +42,43 @@ def _step_function(model: SequenceModel):
     if config.cell == "lstm" or config.num_layers > 1:
         return _kernel_step(model)
     rnn = model.rnn
-    weights = []  # per layer: W_ih^T, W_hh^T, b_ih, b_hh
-    for layer in range(config.num_layers):
-        w_ih, w_hh, b_ih, b_hh = (getattr(rnn, f"{name}_l{layer}").detach() for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
-        weights.append((w_ih.t(), w_hh.t(), b_ih, b_hh))
+    w_ih_t, w_hh_t = rnn.weight_ih_l0.detach().t(), rnn.weight_hh_l0.detach().t()  # (1, G*H), (H, G*H)
+    b_ih, b_hh = rnn.bias_ih_l0.detach(), rnn.bias_hh_l0.detach()  # (G*H,)
     readout = None
     if model.readout is not None:
-        readout = (model.readout.weight.detach().t(), model.readout.bias.detach())
-    cell, relu = config.cell, config.nonlinearity == "relu"
-    addmm, sigmoid, tanh = torch.addmm, torch.sigmoid, torch.tanh
+        readout = (model.readout.weight.detach().t(), model.readout.bias.detach())  # (H, 1), (1,)
+    addmm = torch.addmm
 
-    def step(value, state):
-        x = value  # (batch, 1)
-        new_state = []
-        for (w_ih_t, w_hh_t, b_ih, b_hh), s in zip(weights, state):
-            if cell == "rnn":  # h' = act(W_hh h + b_hh + (W_ih x + b_ih))
-                a = addmm(b_hh, s, w_hh_t).add_(addmm(b_ih, x, w_ih_t))
-                h = a.relu_() if relu else a.tanh_()
-                new_state.append(h)
-            elif cell == "lstm":  # gates = W_hh h + b_hh + (W_ih x + b_ih), chunked i, f, g, o
-                h, c = s
-                gates = addmm(b_hh, h, w_hh_t).add_(addmm(b_ih, x, w_ih_t))
-                i, f, g, o = gates.unsafe_chunk(4, 1)
-                i, f, g, o = i.sigmoid_(), f.sigmoid_(), g.tanh_(), o.sigmoid_()
-                c = (f * c).add_(i * g)
-                h = o * tanh(c)
-                new_state.append((h, c))
-            else:  # gru: r, z from both sides; n = tanh(W_in x + b_in + r (W_hn h + b_hn))
-                h = s
-                xr, xz, xn = addmm(b_ih, x, w_ih_t).unsafe_chunk(3, 1)
-                hr, hz, hn = addmm(b_hh, h, w_hh_t).unsafe_chunk(3, 1)
-                r = hr.add_(xr).sigmoid_()
-                z = hz.add_(xz).sigmoid_()
-                n = xn.add(hn.mul_(r)).tanh_()
-                h = (h - n).mul_(z).add_(n)
-                new_state.append(h)
-            x = h  # (batch, hidden): the next layer's input
-        if readout is None:
-            return x[:, -1:], new_state  # the last hidden unit, (batch, 1)
-        return addmm(readout[1], x, readout[0]), new_state  # (batch, 1)
+    if config.cell == "rnn":
+        relu = config.nonlinearity == "relu"
 
-    step.layered = True
+        def cell(x, h):  # h' = act(W_hh h + b_hh + (W_ih x + b_ih))
+            a = addmm(b_hh, h, w_hh_t).add_(addmm(b_ih, x, w_ih_t))
+            return a.relu_() if relu else a.tanh_()
+
+    else:
+
+        def cell(x, h):  # gru: r, z from both sides; n = tanh(W_in x + b_in + r (W_hn h + b_hn))
+            xr, xz, xn = addmm(b_ih, x, w_ih_t).unsafe_chunk(3, 1)
+            hr, hz, hn = addmm(b_hh, h, w_hh_t).unsafe_chunk(3, 1)
+            r = hr.add_(xr).sigmoid_()
+            z = hz.add_(xz).sigmoid_()
+            n = xn.add(hn.mul_(r)).tanh_()
+            return (h - n).mul_(z).add_(n)  # (1 - z) n + z h
+
+    if readout is None:
+
+        def step(value, h):
+            h = cell(value, h)  # (batch, hidden)
+            return h[:, -1:], h  # the last hidden unit
+
+    else:
+
+        def step(value, h):
+            h = cell(value, h)
+            return addmm(readout[1], h, readout[0]), h
+
+    step.single_layer = True
     return step
 
 
@@ -107,16 +105,8 @@ def _kernel_step(model: SequenceModel):
             return top[:, -1:], state
         return torch.addmm(readout[1], top, readout[0]), state  # (batch, 1)
 
-    step.layered = False
+    step.single_layer = False
     return step
-
-
-def _layers(model: SequenceModel, state):
-    """The module's state (num_layers, batch, hidden) [or (h, c)] as a list per layer."""
-    if model.config.cell == "lstm":
-        h, c = state
-        return [(h[layer], c[layer]) for layer in range(h.shape[0])]
-    return [state[layer] for layer in range(state.shape[0])]
 
 
 @torch.inference_mode()
@@ -139,8 +129,8 @@ def forecast_batch(model: SequenceModel, contexts, steps: int) -> np.ndarray:
             value = prediction[:, -1:]
             out.append(value)
     else:
-        if step.layered:
-            state = _layers(model, state)
+        if step.single_layer:
+            state = state[0]  # (1, batch, hidden) -> (batch, hidden)
         for _ in range(steps - 1):
             value, state = step(value, state)  # (batch, 1)
             out.append(value)

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import InputError
 from .backward import BackwardWalk
-from .document import Block, Checks, Equation, Heading, Para, Table, blocks, number
+from .document import Checks, Equation, Heading, Para, Table, blocks, number
 from .forward import Check, ForwardWalk
 
 FORMATS = ("text", "markdown", "latex", "wolfram", "json", "html")
@@ -335,7 +335,7 @@ def render_wolfram(walk) -> str:
     fw = walk.forward if isinstance(walk, BackwardWalk) else walk
     out = [f"(* rnnlab: {fw.cell} forward pass by hand; paste each expression into Wolfram Alpha. *)"]
     if fw.readout == "unit":
-        out.append(f"(* The prediction is the last entry of the top layer's h_t. *)")
+        out.append("(* The prediction is the last entry of the top layer's h_t. *)")
     for step in fw.steps:
         out.append(f"\n(* t = {step.t + 1}, x_t = {wl_number(step.x)}{' (fed back)' if step.fed_back else ''} *)")
         for ls in step.layers:

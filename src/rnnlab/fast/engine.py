@@ -3,7 +3,8 @@
 ``train_fast(config)`` gives the same ``TrainResult`` as the torch engine: it seeds Python's
 ``random`` and torch with ``config.seed``, builds the ``SequenceModel`` (so the initial weights
 are torch's), copies its weights into a flat float64 vector, runs the compiled loop
-(``loop.train_steps``) and copies the result back into the model. Windows are drawn by a numba
+(``loop.train_steps``, or ``special.train_one`` for the seed's case: a 1-layer rnn trained by
+plain per-sample SGD) and copies the result back into the model. Windows are drawn by a numba
 copy of CPython's Mersenne Twister started from ``random.Random(seed)``'s state, so they are the
 windows the torch engine draws, and the state is handed back to Python afterwards for the
 forecast context. Losses and weights are float64 (the torch engine computes in float32).
@@ -131,7 +132,7 @@ def run_fast(
     """``train_fast``, also returning the trained weights in float64 by name (before the float32 copy)."""
     from ..data import RandomWindows, readout_warning
     from ..train import TrainResult, _interrupt_flag, is_seed_loop, resolve_seed
-    from . import loop, mt
+    from . import loop, mt, special
 
     config = resolve_seed(config)
     check_supported(config)
@@ -152,11 +153,17 @@ def run_fast(
                 status, message = "interrupted", f"stopped after {done} of {total} steps"
                 break
             count = min(CHUNK_STEPS, total - done)
-            steps, restored = loop.train_steps(
-                theta, lay.spec, lay.offsets, p["series"], p["last"], p["low"], p["full"], p["batch"],
-                state, done, learning_rates(config, done, count), p["opt"], p["hyper"], m, v,
-                losses[done : done + count],
-            )
+            if special.applies(config):  # the seed's case, compiled on its own (same numbers)
+                steps, restored = special.train_one(
+                    special.units(lay.spec[3]), int(lay.spec[1]), int(lay.spec[4]), theta, p["series"],
+                    p["last"], p["low"], state, learning_rates(config, done, count), losses[done : done + count],
+                )
+            else:
+                steps, restored = loop.train_steps(
+                    theta, lay.spec, lay.offsets, p["series"], p["last"], p["low"], p["full"], p["batch"],
+                    state, done, learning_rates(config, done, count), p["opt"], p["hyper"], m, v,
+                    losses[done : done + count],
+                )
             if on_step is not None:
                 for i in range(done, done + steps):
                     on_step(i + 1, total, float(losses[i]))

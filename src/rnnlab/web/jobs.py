@@ -140,19 +140,11 @@ class Trainings:
 
 
 def _evaluate(result) -> dict:
-    """Metrics as the command line computes them: the seed task for waveforms, the test part for
-    series that have one, and the ensemble's spread for ensembles."""
-    from .. import evaluate
+    """Metrics as the command line stores them; none when they cannot be computed."""
+    from ..evaluate import evaluate_result
 
-    config = result.config
     try:
-        metrics = evaluate.evaluate_run(result.model, config, result.extra.get("data"))
-        members = getattr(result, "members", None) or ()
-        if len(members) > 1:
-            from ..ensemble import evaluate_ensemble
-
-            metrics = {**metrics, "ensemble": evaluate_ensemble(config, members, config.forecast.steps)}
-        return metrics
+        return evaluate_result(result)
     except RnnlabError:
         return {}
 

@@ -1,0 +1,263 @@
+"""What the commands share: the typer apps, the options, consoles, config and training helpers."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional
+
+import typer
+from typing_extensions import Annotated
+
+from ..errors import InputError, RnnlabError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..store import Run, RunStore
+
+app = typer.Typer(
+    name="rnnlab",
+    help="Tiny recurrent networks you can train in milliseconds, forecast with, and check by hand.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain click help: rich's Markdown renderer costs ~100 ms at start-up
+)
+runs_app = typer.Typer(
+    help="The run catalog: list, show and remove stored runs.", no_args_is_help=True, rich_markup_mode=None
+)
+app.add_typer(runs_app, name="runs")
+
+# -- shared options -------------------------------------------------------------------------------
+Preset = Annotated[Optional[str], typer.Option("--preset", help="Start from this preset (default: seed).")]
+Seed = Annotated[Optional[int], typer.Option("--seed", help="Seed Python's random and torch once at the start.")]
+Steps = Annotated[Optional[int], typer.Option("--steps", help="Training steps (one window each for the seed loop).")]
+Lr = Annotated[Optional[float], typer.Option("--lr", help="Learning rate.")]
+HiddenSize = Annotated[Optional[int], typer.Option("--hidden-size", help="Units per recurrent layer.")]
+Cell = Annotated[Optional[str], typer.Option("--cell", help="rnn, rnn_relu, lstm or gru.")]
+NumLayers = Annotated[Optional[int], typer.Option("--num-layers", help="Stacked recurrent layers.")]
+Readout = Annotated[Optional[str], typer.Option("--readout", help="unit (last hidden unit, as the seed) or linear.")]
+LogEvery = Annotated[Optional[int], typer.Option("--log-every", help="Print a loss line every N steps.")]
+ConfigFile = Annotated[Optional[Path], typer.Option("--config", help="TOML or JSON config file.")]
+RunsDir = Annotated[
+    Optional[Path], typer.Option("--runs-dir", help="Runs directory (default: $RNNLAB_RUNS_DIR or ./runs).")
+]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar, no loss lines.")]
+Json = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+RunId = Annotated[str, typer.Argument(help="Run id (a directory under the runs dir), or 'latest'.")]
+Values = Annotated[Optional[str], typer.Option("--values", help='Context values, e.g. "0.34,0.17,0".')]
+WindowOpt = Annotated[Optional[str], typer.Option("--window", help="Context = training series[START:END].")]
+DrawSeed = Annotated[
+    Optional[int], typer.Option("--draw-seed", help="Draw a random context window as the seed does, with this seed.")
+]
+
+
+# -- series and training options (train, evaluate) ----------------------------------------------------
+SeriesOpt = Annotated[Optional[str], typer.Option(
+    "--series", help="Waveform (sine, cosine, square, sawtooth, triangle, damped_sine, sines), csv or dataset.")]
+CsvOpt = Annotated[Optional[str], typer.Option("--csv", help="Train on a column of this CSV file.")]
+ColumnOpt = Annotated[Optional[str], typer.Option("--column", help="CSV column holding the values.")]
+TimeColumnOpt = Annotated[Optional[str], typer.Option("--time-column", help="CSV column of dates/times.")]
+DatasetOpt = Annotated[Optional[str], typer.Option("--dataset", help="Bundled dataset: sunspots, nile, co2, elnino.")]
+InterpolateOpt = Annotated[Optional[bool], typer.Option(
+    "--interpolate/--no-interpolate", help="Fill missing values linearly (default: refuse them).")]
+PeriodsOpt = Annotated[Optional[int], typer.Option("--periods", help="Periods of the waveform.")]
+NoiseOpt = Annotated[Optional[float], typer.Option("--noise", help="Std of Gaussian noise added to the waveform.")]
+ContextLengthOpt = Annotated[Optional[int], typer.Option(
+    "--context-length", help="Fixed context length (0: the seed's variable-length windows).")]
+HorizonOpt = Annotated[Optional[int], typer.Option("--horizon", help="K: values scored after each test origin.")]
+ValFractionOpt = Annotated[Optional[float], typer.Option("--val-fraction", help="Fraction held out for validation.")]
+TestFractionOpt = Annotated[Optional[float], typer.Option("--test-fraction", help="Fraction held out for testing.")]
+ScalingOpt = Annotated[Optional[str], typer.Option("--scaling", help="auto, none, standard or minmax.")]
+SeasonOpt = Annotated[Optional[int], typer.Option("--season", help="Season length (0: detected).")]
+OptimizerOpt = Annotated[Optional[str], typer.Option("--optimizer", help="sgd, adam or adamw.")]
+BatchSizeOpt = Annotated[Optional[int], typer.Option("--batch-size", help="Windows per step (0: all of them).")]
+ClipGradOpt = Annotated[Optional[float], typer.Option("--clip-grad", help="Clip the gradient norm (0: off).")]
+ScheduleOpt = Annotated[Optional[str], typer.Option("--schedule", help="constant, cosine or step.")]
+PatienceOpt = Annotated[Optional[int], typer.Option("--patience", help="Early stopping patience (0: off).")]
+RolloutOpt = Annotated[Optional[int], typer.Option("--rollout", help="Loss over this many fed-back predictions.")]
+DropoutOpt = Annotated[Optional[float], typer.Option("--dropout", help="Dropout between recurrent layers.")]
+EngineOpt = Annotated[Optional[str], typer.Option(
+    "--engine", help="torch (the reference, default) or fast (compiled, CPU, small models).")]
+EnsembleOpt = Annotated[Optional[int], typer.Option(
+    "--ensemble", help="Train N models from seeds S…S+N-1 as one run; forecasts give median and 10-90 % band.")]
+
+
+def _data_overrides(series=None, csv=None, column=None, time_column=None, dataset=None, interpolate=None,
+                    periods=None, noise=None, context_length=None, horizon=None, val_fraction=None,
+                    test_fraction=None, scaling=None, season=None) -> dict:
+    """Dotted config keys of the series flags; --csv and --dataset imply their series kind."""
+    if csv is not None and dataset is not None:
+        raise InputError("give one series source, got --csv and --dataset")
+    if csv is not None and series is None:
+        series = "csv"
+    if dataset is not None and series is None:
+        series = "dataset"
+    return {
+        "data.series": series, "data.csv": csv, "data.column": column, "data.time_column": time_column,
+        "data.dataset": dataset, "data.interpolate": interpolate, "data.periods": periods, "data.noise": noise,
+        "data.context_length": context_length, "data.horizon": horizon, "data.val_fraction": val_fraction,
+        "data.test_fraction": test_fraction, "data.scaling": scaling, "data.season": season,
+    }
+
+
+def _num(value) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+
+def _stderr():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def _stdout():
+    """Console for results: a terminal's width, or wide enough not to fold tables in a pipe."""
+    from rich.console import Console
+
+    console = Console()
+    return console if console.is_terminal else Console(width=200)
+
+
+def _echo_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2) + "\n")
+
+
+def _store(runs_dir: Path | None) -> "RunStore":
+    from ..store import RunStore
+
+    return RunStore(runs_dir)
+
+
+def _load(runs_dir: Path | None, run_id: str) -> "Run":
+    store = _store(runs_dir)
+    return store.load(store.latest() if run_id == "latest" else run_id)
+
+
+def _config(
+    preset: str | None = None,
+    config_file: Path | None = None,
+    seed: int | None = None,
+    steps: int | None = None,
+    lr: float | None = None,
+    hidden_size: int | None = None,
+    cell: str | None = None,
+    num_layers: int | None = None,
+    readout: str | None = None,
+    log_every: int | None = None,
+    extra: dict | None = None,
+):
+    from ..config import resolve_config
+
+    nonlinearity = None
+    if cell is not None and cell.startswith("rnn_"):
+        cell, nonlinearity = "rnn", cell[len("rnn_"):]
+    return resolve_config(
+        preset,
+        config_file,
+        {
+            "seed": seed,
+            "train.steps": steps,
+            "train.lr": lr,
+            "train.log_every": log_every,
+            "model.hidden_size": hidden_size,
+            "model.cell": cell,
+            "model.nonlinearity": nonlinearity,
+            "model.num_layers": num_layers,
+            "model.readout": readout,
+            **(extra or {}),
+        },
+    )
+
+
+class _Progress:
+    """A rich progress bar on stderr (step, loss, speed) and loss lines every ``log_every`` steps."""
+
+    def __init__(self, total: int, log_every: int, quiet: bool, log=None):
+        self.total, self.log_every, self.quiet = total, log_every, quiet
+        self.log = log  # where loss lines go: a callable taking a line, or None for stderr
+        self.progress = None
+        if not quiet:
+            from rich.progress import (
+                BarColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            self.progress = Progress(
+                TextColumn("[bold]train"),
+                BarColumn(),
+                TextColumn("step {task.completed}/{task.total}"),
+                TextColumn("loss {task.fields[loss]:.4f}"),
+                TextColumn("{task.fields[speed]:,.0f} steps/s"),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                console=_stderr(),
+                transient=False,
+            )
+            self.task = self.progress.add_task("train", total=total, loss=float("nan"), speed=0.0)
+
+    def __enter__(self):
+        if self.progress is not None:
+            self.progress.start()
+        return self
+
+    def __exit__(self, *exc):
+        if self.progress is not None:
+            self.progress.stop()
+
+    def __call__(self, step: int, total: int, loss: float) -> None:
+        if step % self.log_every == 0:
+            line = f"Epoch: {step}/{total}, Loss: {loss:.4f}"
+            if self.log is not None:
+                self.log(line)
+            elif self.progress is not None:
+                self.progress.console.print(line, highlight=False)
+        if self.progress is not None and (step % 50 == 0 or step == total):
+            task = self.progress.tasks[0]
+            elapsed = task.elapsed or 0.0
+            self.progress.update(self.task, completed=step, loss=loss, speed=step / elapsed if elapsed else 0.0)
+
+
+def _train_and_store(config, runs_dir, quiet, log=None, name=None):
+    """Train, evaluate (seed task, test part) and store; returns (result, run_id, metrics)."""
+    from ..evaluate import evaluate_result
+    from ..train import check_config, resolve_seed, train
+
+    drawn = config.seed is None
+    config = resolve_seed(config)
+    check_config(config)  # a bad series or setting fails here, before any output
+    if config.data.series in ("csv", "dataset") and config.preset == "seed" and config.train.batch_size == 1 and not quiet:
+        _stderr().print("hint: the seed preset trains one window per step; --preset forecast suits real series",
+                        highlight=False)
+    store = _store(runs_dir)
+    store._connect().close()  # fail on an unusable runs dir before training, not after
+    if drawn and not quiet:
+        _stderr().print(f"seed {config.seed} (drawn; pass --seed {config.seed} to repeat this run)", highlight=False)
+    with _Progress(config.train.steps, config.train.log_every, quiet, log) as progress:
+        result = train(config, on_step=progress)
+    for warning in result.extra.get("warnings", []):
+        _stderr().print(f"warning: {warning}", highlight=False, soft_wrap=True)
+    if result.message and result.status == "completed" and not quiet:
+        _stderr().print(result.message, highlight=False, soft_wrap=True)
+    metrics = evaluate_result(result)
+    run_id = store.save(result, metrics, name=name)
+    return result, run_id, metrics
+
+
+def _finish(result, run_id: str, store_root: Path) -> None:
+    err = _stderr()
+    if result.status == "interrupted":
+        err.print(f"[yellow]interrupted[/]: {result.message}; run kept as {run_id}", highlight=False)
+        raise typer.Exit(130)
+    elif result.status == "diverged":
+        err.print(f"run kept as {run_id} (status diverged)", highlight=False)
+        raise _Diverged(result.message)
+    else:
+        err.print(f"run stored: {run_id} ({store_root / run_id})", highlight=False, soft_wrap=True)
+
+
+class _Diverged(RnnlabError):
+    pass

@@ -1,0 +1,255 @@
+"""forecast and explain: what a stored run predicts, and the hand calculation behind it."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Optional
+
+import typer
+from typing_extensions import Annotated
+
+from ..errors import InputError
+from .common import (
+    DrawSeed,
+    Json,
+    RunId,
+    RunsDir,
+    Values,
+    WindowOpt,
+    _echo_json,
+    _load,
+    _stderr,
+    _stdout,
+    app,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..store import Run
+
+
+def _context(run: "Run", values: str | None, window: str | None, draw_seed: int | None):
+    """The forecast context (list of floats) and, when it comes from the series, its window."""
+    import random
+
+    from ..data import SeedWindows, Window, parse_values, parse_window, series_values
+
+    given = [name for name, v in (("--values", values), ("--window", window), ("--draw-seed", draw_seed)) if v is not None]
+    if len(given) > 1:
+        raise InputError(f"give the context one way only, got {' and '.join(given)}")
+    series = series_values(run.config.data)
+    if values is not None:
+        return parse_values(values), None
+    if window is not None:
+        w = parse_window(window, len(series))
+    elif draw_seed is not None:
+        w = SeedWindows(run.config.data, random.Random(draw_seed)).draw()
+    elif run.info.get("context"):
+        w = Window(*run.info["context"])
+    else:
+        raise InputError(f"run {run.id!r} has no stored context; give --values, --window or --draw-seed")
+    return series[w.start : w.end].tolist(), w
+
+
+@app.command()
+def forecast(
+    run_id: RunId,
+    steps: Annotated[Optional[int], typer.Option("--steps", help="Values to generate (default: the run's).")] = None,
+    values: Values = None,
+    window: WindowOpt = None,
+    draw_seed: DrawSeed = None,
+    runs_dir: RunsDir = None,
+    as_json: Json = False,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Also write the forecast to this CSV file.")] = None,
+) -> None:
+    """Generate values after a context by feeding each prediction back (state carried, O(K)).
+
+    The context is --values, a --window of the training series, a window drawn with
+    --draw-seed, or by default the window the run drew after training (as the seed program).
+    A run trained on a CSV file or a dataset forecasts past the end of its series, with timestamps.
+    """
+    from ..forecast import forecast as run_forecast
+
+    run = _load(runs_dir, run_id)
+    steps = run.config.forecast.steps if steps is None else steps
+    if steps < 1:
+        raise InputError(f"--steps must be >= 1, got {steps}")
+    if run.config.data.series in ("csv", "dataset") and values is None and window is None and draw_seed is None:
+        return _forecast_series(run, steps, out, as_json)
+    from ..scaling import Scaler
+
+    scaler = Scaler.from_dict((run.info.get("data") or {}).get("scaling"))
+    context, w = _context(run, values, window, draw_seed)
+    predicted = scaler.inverse(run_forecast(run.model, scaler.transform(context), steps))
+    band = None
+    if run.members:  # an ensemble: the median over the members, with the 10-90 % band
+        from ..forecast import forecast_ensemble
+
+        raw = forecast_ensemble(run.members, scaler.transform(context), steps)
+        band = {key: scaler.inverse(value) for key, value in raw.items()}
+        predicted = band["median"]
+    if out is not None:
+        _write_forecast_csv(out, None, predicted)
+    if as_json:
+        data = {
+            "run": run.id,
+            "window": None if w is None else [w.start, w.end],
+            "context": context,
+            "forecast": predicted.tolist(),
+        }
+        if band is not None:
+            data["ensemble"] = {"members": len(run.members), "median": band["median"].tolist(),
+                                "p10": band["low"].tolist(), "p90": band["high"].tolist()}
+        _echo_json(data)
+        return
+    for value in context:
+        print(value)
+    print("----------------------------------")
+    if band is not None:
+        _stderr().print(f"ensemble of {len(run.members)}: median, 10 % and 90 % of the members", highlight=False)
+        for median, low, high in zip(band["median"], band["low"], band["high"]):
+            print(f"{float(median)}\t{float(low)}\t{float(high)}")
+        return
+    for value in predicted:
+        print(float(value))
+
+
+def _write_forecast_csv(path: Path, times, values) -> None:
+    """step (or time), forecast — written atomically."""
+    from ..store import write_atomic
+
+    lines = ["time,forecast" if times else "step,forecast"]
+    for i, value in enumerate(values):
+        lines.append(f"{times[i] if times else i + 1},{float(value)!r}")
+    try:
+        write_atomic(Path(path), "\n".join(lines) + "\n")
+    except OSError as exc:
+        raise InputError(f"--out {str(path)!r} cannot be written: {exc.strerror}") from None
+
+
+def _forecast_series(run: "Run", steps: int, out: Path | None, as_json: bool) -> None:
+    """Forecast past the end of a csv or dataset series, with its timestamps."""
+    from ..data import future_times, prepare_stored
+    from ..forecast import forecast as run_forecast
+    from ..forecast import forecast_ensemble
+
+    prepared = prepare_stored(run.config.data, run.config.train.rollout, run.info.get("data"))
+    n = prepared.context_length
+    context = prepared.scaled[-n:] if n else prepared.scaled  # scaled values
+    predicted = prepared.scaler.inverse(run_forecast(run.model, context, steps))
+    band = None
+    if run.members:
+        band = {k: prepared.scaler.inverse(v) for k, v in forecast_ensemble(run.members, context, steps).items()}
+        predicted = band["median"]
+    times = future_times(prepared.series, steps)
+    if out is not None:
+        _write_forecast_csv(out, times, predicted)
+    if as_json:
+        data = {"run": run.id, "series": prepared.series.name, "times": times, "forecast": predicted.tolist()}
+        if band is not None:
+            data["ensemble"] = {"members": len(run.members), "p10": band["low"].tolist(), "p90": band["high"].tolist()}
+        _echo_json(data)
+        return
+    _stderr().print(
+        f"{prepared.series.name}: {steps} values after the last of {len(prepared.series)}"
+        + (f" ({prepared.info()['last_time']})" if times else ""),
+        highlight=False,
+    )
+    for i, value in enumerate(predicted):
+        label = times[i] if times else str(i + 1)
+        extra = f"\t{float(band['low'][i])}\t{float(band['high'][i])}" if band is not None else ""
+        print(f"{label}\t{float(value)}{extra}")
+
+
+@app.command()
+def explain(
+    run_id: RunId,
+    values: Values = None,
+    window: WindowOpt = None,
+    draw_seed: DrawSeed = None,
+    ahead: Annotated[int, typer.Option("--ahead", help="Continue K steps past the context, feeding each prediction back.")] = 0,
+    decimals: Annotated[
+        Optional[int], typer.Option("--decimals", help="Round every weight to K decimals first, as copied from a printout.")
+    ] = None,
+    backward: Annotated[
+        bool, typer.Option("--backward", help="Walk backpropagation through time for one training sample.")
+    ] = False,
+    target: Annotated[
+        Optional[float], typer.Option("--target", help="Target of --backward (default: the true next value of the window).")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="text, markdown, latex, wolfram, json or html.")] = "text",
+    out: Annotated[Optional[Path], typer.Option("--out", help="Write to this file instead of stdout.")] = None,
+    runs_dir: RunsDir = None,
+    as_json: Json = False,
+) -> None:
+    """The hand calculation of a run, every step, checked against torch.
+
+    The context is given as in forecast. The forward walk shows each term of the cell's
+    equation, the new state and the prediction; --backward walks backpropagation through
+    time for the sample (context, target) and checks the gradients and the SGD update.
+    """
+    from ..explain.render import FORMATS
+
+    fmt = "json" if as_json else fmt
+    if fmt not in FORMATS:
+        raise InputError(f"--format must be one of {', '.join(FORMATS)}; got {fmt!r}")
+    if ahead < 0:
+        raise InputError(f"--ahead must be >= 0, got {ahead}")
+    if decimals is not None and decimals < 0:
+        raise InputError(f"--decimals must be >= 0, got {decimals}")
+    if backward and (ahead or decimals is not None):
+        raise InputError("--backward walks one training sample: leave out --ahead and --decimals")
+    if target is not None and not backward:
+        raise InputError("--target is the target of --backward; give --backward too")
+    from ..explain import explain_backward, explain_forward
+    from ..explain.render import print_text, render
+    from ..scaling import Scaler
+
+    run = _load(runs_dir, run_id)
+    context, w = _context(run, values, window, draw_seed)
+    scaler = Scaler.from_dict((run.info.get("data") or {}).get("scaling"))
+    if scaler.kind != "none":
+        print(f"note: the run scales its values ({scaler.kind}: (x - {scaler.offset:.6g}) / {scaler.scale:.6g}); "
+              "the walk works on the scaled values the network sees", file=sys.stderr)
+        context = scaler.transform(context).tolist()
+    if getattr(run, "members", None):
+        print(f"note: an ensemble of {len(run.members)}; the walk explains member 0", file=sys.stderr)
+    if backward:
+        if target is None:
+            if w is None:
+                raise InputError("--backward needs a target: give --target Y (a --values context has no true next value)")
+            from ..config import WAVEFORMS
+            from ..data import series_values, true_value
+
+            series = series_values(run.config.data)
+            if w.end < len(series):
+                target = float(series[w.end])
+            elif run.config.data.series in WAVEFORMS:
+                target = true_value(run.config.data, w.end)
+            else:
+                raise InputError(f"--backward needs a target: the window {w.start}:{w.end} ends the series; give --target Y")
+        target = float(scaler.transform([target])[0])
+        t = run.config.train
+        if t.optimizer != "sgd":
+            print(f"note: the run trains with {t.optimizer}; the update shown is plain SGD with lr {t.lr}",
+                  file=sys.stderr)
+        walk = explain_backward(run.model, context, target, lr=t.lr,
+                                weight_decay=t.weight_decay if t.optimizer == "sgd" else 0.0)
+    else:
+        walk = explain_forward(run.model, context, ahead=ahead, decimals=decimals)
+    if scaler.kind != "none":
+        print("note: predictions in the series' units: "
+              + ", ".join(f"{v:.10g}" for v in scaler.inverse((walk.forward if backward else walk).predictions)),
+              file=sys.stderr)
+    if out is not None:
+        from ..store import write_atomic
+
+        try:
+            write_atomic(Path(out), render(walk, fmt))
+        except OSError as exc:
+            raise InputError(f"--out {str(out)!r} cannot be written: {exc.strerror}") from None
+        print(f"wrote {out}", file=sys.stderr)
+    elif fmt == "text" and _stdout().is_terminal:
+        print_text(walk, _stdout())
+    else:
+        sys.stdout.write(render(walk, fmt))
