@@ -202,3 +202,14 @@ def test_variable_windows_with_a_validation_part_train_and_evaluate(tmp_path):
     assert [step for step, _ in result.extra["validation"]] == [3, 6]
     test = evaluate_run(result.model, result.config, result.extra["data"])["test"]
     assert test["origins"] == 12 - 2 + 1 and np.isfinite(test["methods"]["model"]["all_steps"]["rmse"])
+
+
+@pytest.mark.parametrize("batch_size", [1, 4])
+def test_a_diverging_run_stops_with_the_last_finite_weights(batch_size):
+    config = tiny(**{"model.nonlinearity": "relu", "model.readout": "linear", "train.lr": 5.0,
+                     "train.steps": 200, "train.batch_size": batch_size})
+    result = train(config)
+    assert result.status == "diverged" and 0 < len(result.history) < 200
+    assert "kept the last finite weights" in result.message
+    assert all(torch.isfinite(t).all() for t in result.model.tensors().values())
+    assert all(np.isfinite(result.history))

@@ -163,7 +163,7 @@ def train_windows(
 
 
 def _train_windows(config: RunConfig, on_step, should_stop, interrupted, prepared):
-    from .train import TrainResult, _make_optimizer
+    from .train import FiniteGuard, TrainResult, _make_optimizer
 
     t = config.train
     prepared = prepared or prepare(config.data, t.rollout)
@@ -179,7 +179,7 @@ def _train_windows(config: RunConfig, on_step, should_stop, interrupted, prepare
     sampler = training_windows(prepared, config.data.min_length, rng)
     full_batch = every_training_window(prepared, config.data.min_length) if t.batch_size == 0 else None
     params = list(model.parameters())
-    backup = [p.detach().clone() for p in params]
+    guard = FiniteGuard(params)
     has_validation = prepared.split.val_size > 0
     best_loss, best_step, best_weights, waited = math.inf, 0, None, 0
     val_history: list[tuple[int, float]] = []
@@ -196,21 +196,9 @@ def _train_windows(config: RunConfig, on_step, should_stop, interrupted, prepare
         loss = F.mse_loss(predictions, _targets(series, windows, t.rollout))
         value = loss.item()
         if not math.isfinite(value):
-            kept = len(history)
-            if not all(torch.isfinite(p).all() for p in params):
-                kept -= 1
-                with torch.no_grad():
-                    for p, b in zip(params, backup):
-                        p.copy_(b)
-            status = "diverged"
-            message = (
-                f"loss became {value} at step {step}; kept the last finite weights (step {kept}); "
-                f"try a train.lr smaller than {t.lr}"
-            )
+            status, message = "diverged", guard.diverged(value, step, len(history), t.lr)
             break
-        with torch.no_grad():
-            for p, b in zip(params, backup):
-                b.copy_(p)
+        guard.save()
         optimizer.zero_grad()
         loss.backward()
         if t.clip_grad > 0:

@@ -81,6 +81,34 @@ def _interrupt_flag():
         signal.signal(signal.SIGINT, previous)
 
 
+class FiniteGuard:
+    """Keeps the last finite weights: a copy of the parameters is taken before every update, so
+    that an update that overflowed can be undone when the next loss comes out NaN or infinite."""
+
+    def __init__(self, params):
+        self.params = list(params)
+        self.backup = [p.detach().clone() for p in self.params]
+
+    def save(self) -> None:
+        """Call before each optimizer step."""
+        with torch.no_grad():
+            for p, b in zip(self.params, self.backup):
+                b.copy_(p)
+
+    def diverged(self, loss: float, step: int, done: int, lr: float) -> str:
+        """Restore the last finite weights; the message says where training stopped and why."""
+        kept = done
+        if not all(torch.isfinite(p).all() for p in self.params):
+            kept -= 1  # the last update itself overflowed: undo it
+            with torch.no_grad():
+                for p, b in zip(self.params, self.backup):
+                    p.copy_(b)
+        return (
+            f"loss became {loss} at step {step}; kept the last finite weights (step {kept}); "
+            f"try a train.lr smaller than {lr}"
+        )
+
+
 def _make_optimizer(config: RunConfig, model: SequenceModel) -> torch.optim.Optimizer:
     t = config.train
     if t.optimizer == "sgd":
@@ -161,8 +189,7 @@ def train(
     windows = SeedWindows(config.data, rng)
     # The seed builds torch.tensor(list_of_floats): float32 values of the same doubles.
     series = torch.tensor(series_values(config.data).tolist(), dtype=torch.float32)  # (length,)
-    params = list(model.parameters())
-    backup = [p.detach().clone() for p in params]
+    guard = FiniteGuard(model.parameters())
 
     total = config.train.steps
     history: list[float] = []
@@ -180,21 +207,9 @@ def train(
             loss = F.mse_loss(prediction[0, -1], y)
             value = loss.item()
             if not math.isfinite(value):
-                kept = len(history)
-                if not all(torch.isfinite(p).all() for p in params):
-                    kept -= 1  # the last update itself overflowed: undo it
-                    with torch.no_grad():
-                        for p, b in zip(params, backup):
-                            p.copy_(b)
-                status = "diverged"
-                message = (
-                    f"loss became {value} at step {step}; kept the last finite weights (step {kept}); "
-                    f"try a train.lr smaller than {config.train.lr}"
-                )
+                status, message = "diverged", guard.diverged(value, step, len(history), config.train.lr)
                 break
-            with torch.no_grad():
-                for p, b in zip(params, backup):
-                    b.copy_(p)
+            guard.save()
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
