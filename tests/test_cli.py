@@ -214,3 +214,21 @@ def test_ctrl_c_stops_cleanly_and_keeps_the_run(runs_dir):
     assert len(rows) == 1 and rows[0]["status"] == "interrupted" and rows[0]["steps"] >= 20
     run = RunStore(runs_dir).load(rows[0]["id"])
     assert len(run.history) == rows[0]["steps"] and run.status == "interrupted"
+
+
+def test_a_csv_run_forecasts_from_another_directory(runs_dir, cli, tmp_path, monkeypatch):
+    data = tmp_path / "data"
+    data.mkdir()
+    values = [f"2020-01-{d:02d},{np.sin(d / 3):.6f}" for d in range(1, 31)]
+    (data / "s.csv").write_text("date,value\n" + "\n".join(values) + "\n")
+    monkeypatch.chdir(data)
+    code, out, err = cli("train", "--preset", "forecast", "--csv", "s.csv", "--column", "value",
+                         "--time-column", "date", "--horizon", 3, "--context-length", 4, "--steps", 5, "--seed", 1,
+                         "--quiet", "--json")
+    assert code == 0, err
+    run_id = json.loads(out)["id"]
+    assert RunStore(runs_dir).load(run_id).config.data.csv == str(data / "s.csv")
+    monkeypatch.chdir(tmp_path)
+    code, out, err = cli("forecast", run_id, "--steps", 3, "--json")
+    assert code == 0, err
+    assert json.loads(out)["times"] == ["2020-01-31", "2020-02-01", "2020-02-02"]

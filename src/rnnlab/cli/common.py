@@ -94,7 +94,9 @@ def _data_overrides(series=None, csv=None, column=None, time_column=None, datase
     if dataset is not None and series is None:
         series = "dataset"
     return {
-        "data.series": series, "data.csv": csv, "data.column": column, "data.time_column": time_column,
+        "data.series": series, "data.column": column, "data.time_column": time_column,
+        # stored absolute, so that the run forecasts from any working directory
+        "data.csv": None if csv is None else str(Path(csv).resolve()),
         "data.dataset": dataset, "data.interpolate": interpolate, "data.periods": periods, "data.noise": noise,
         "data.context_length": context_length, "data.horizon": horizon, "data.val_fraction": val_fraction,
         "data.test_fraction": test_fraction, "data.scaling": scaling, "data.season": season,
