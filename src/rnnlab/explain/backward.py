@@ -53,7 +53,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from ..errors import InputError
-from .forward import Check, ForwardWalk, LayerStep, explain_forward
+from .forward import Check, ForwardWalk, LayerStep, _frozen, explain_forward
 
 PARAMETER_KINDS = ("weight_ih", "bias_ih", "weight_hh", "bias_hh")
 
@@ -105,12 +105,6 @@ class BackwardWalk:
     @property
     def passed(self) -> bool:
         return all(check.passed for check in self.checks)
-
-
-def _frozen(array) -> np.ndarray:
-    value = np.array(array, dtype=np.float64)
-    value.setflags(write=False)
-    return value
 
 
 def _layer_back(cell: str, nonlinearity: str, p: Mapping[str, np.ndarray], fs: LayerStep,
