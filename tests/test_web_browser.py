@@ -119,6 +119,10 @@ def click_point(page, x: float, y: float) -> None:
 
 
 def train_from_page(page, steps: int, seed: int) -> str:
+    page.select_option("#preset", "seed-better")  # another preset fills the form with its values
+    expect(page.locator("#readout")).to_have_value("linear")
+    expect(page.locator("#cell")).to_have_value("rnn_relu")
+    expect(page.locator("#steps")).to_have_value("3000")
     page.click("#preset-seed")
     expect(page.locator("#steps")).to_have_value("20000")
     page.fill("#steps", str(steps))
@@ -132,6 +136,8 @@ def test_train_watch_step_through_and_edit_a_weight(page, server, tmp_path):
     run_id = train_from_page(page, steps=50, seed=7)
     run = HTTP.get(f"{server}/api/runs/{run_id}").json()
     assert run["info"]["status"] == "completed" and run["config"]["seed"] == 7
+    # the seed button brought the seed preset back, hidden settings included
+    assert run["config"]["preset"] == "seed" and run["config"]["train"]["rollout"] == 1
     # the live loss curve holds every step's loss
     loss = plot_data(page, "loss-chart")[0]
     assert loss["x"] == list(range(1, 51)) and loss["y"] == pytest.approx(run["history"])

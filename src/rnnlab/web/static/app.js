@@ -108,7 +108,8 @@ function resetLossChart(title, total = 1000) {
 }
 
 async function startTraining() {
-  const body = { preset: "seed", config: formConfig() };
+  // the preset supplies what the form does not show (rollout, batch size, schedule, ...)
+  const body = { preset: state.preset || "seed", config: formConfig() };
   if (body.config.data.series === "csv") {
     if (!state.upload) { setStatus("error: choose a CSV file first (series csv)", true); return; }
     body.upload = state.upload;
@@ -490,8 +491,15 @@ async function compareRuns() {
 
 // -- start ------------------------------------------------------------------------------------
 
+function loadPreset(name) {
+  state.preset = name;
+  applyConfig(state.options.presets[name]);
+  setStatus(`${name} preset loaded`);
+}
+
 function bind() {
-  $("#preset-seed").addEventListener("click", () => { applyConfig(state.options.presets.seed); setStatus("seed preset loaded"); });
+  $("#preset-seed").addEventListener("click", () => { $("#preset").value = "seed"; loadPreset("seed"); });
+  $("#preset").addEventListener("change", () => loadPreset($("#preset").value));
   $("#train-btn").addEventListener("click", startTraining);
   $("#stop-btn").addEventListener("click", stopTraining);
   $("#show-btn").addEventListener("click", () => { state.step = null; refreshView(); });
@@ -554,6 +562,9 @@ async function init() {
     ["forecast.steps", "#horizon"], ["train.ensemble", "#ensemble"]]) {
     $(id).max = options.limits[key];
   }
+  fillSelect("#preset", Object.keys(options.presets));
+  $("#preset").value = "seed";
+  state.preset = "seed";
   applyConfig(options.presets.seed);
   resetLossChart("loss");
   bind();
