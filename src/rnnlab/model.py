@@ -82,8 +82,3 @@ class SequenceModel(nn.Module):
         with torch.no_grad():
             for name, target in expected.items():
                 target.copy_(tensors[name].to(target.dtype))
-
-
-def build_model(config: ModelConfig) -> SequenceModel:
-    """A freshly initialised model (draws from torch's global generator)."""
-    return SequenceModel(config)
