@@ -114,3 +114,12 @@ def test_cli_rejects_bad_ensemble_sizes(runs_dir, cli, count):
     assert code == 2
     assert err.strip() == f"error: train.ensemble must be >= 1, got {count}"
     assert not runs_dir.exists() or not [p for p in runs_dir.iterdir() if p.is_dir()]  # nothing stored
+
+
+def test_rollout_ensemble_draws_member_0s_context():
+    overrides = {"seed": 4, "train.steps": 20, "train.engine": "fast", "train.rollout": 3,
+                 "train.batch_size": 4, "train.optimizer": "adam", "train.lr": 0.01, "model.readout": "linear"}
+    result = train(tiny(**overrides, **{"train.ensemble": 2}))
+    single = train(tiny(**overrides))
+    assert result.context == single.context
+    assert _same(result.members[0], single.model)

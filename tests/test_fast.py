@@ -16,7 +16,7 @@ import torch
 from conftest import tiny
 from rnnlab.data import RandomWindows, series_values
 from rnnlab.errors import ConfigError
-from rnnlab.fast import engine, kernels, layout, loop, mt, special
+from rnnlab.fast import engine, kernels, layout, loop, mt, rollout, special
 from rnnlab.model import SequenceModel
 from rnnlab.train import TrainResult, train
 
@@ -208,7 +208,6 @@ def test_divergence_keeps_last_finite_weights():
     "overrides, named",
     [
         ({"model.num_layers": 3}, "model.num_layers = 3"),
-        ({"train.rollout": 2}, "train.rollout = 2"),
         ({"train.patience": 2, "data.val_fraction": 0.2}, "train.patience = 2"),
         ({"model.dropout": 0.1, "model.num_layers": 2}, "model.dropout = 0.1"),
         ({"data.context_length": 8}, "data.context_length = 8"),
@@ -286,7 +285,7 @@ def test_special_loop_is_only_used_for_its_case(overrides):
 
 def test_compiled_functions_are_cached_on_disk():
     for function in (kernels.forward, kernels.backward, loop.train_steps, loop.train_many, mt.randint,
-                     special.train_one, special.train_many):
+                     special.train_one, special.train_many, kernels.rollout_loss_grad, rollout.loss_grad):
         assert function._cache.__class__.__name__ == "FunctionCache", function
 
 
@@ -297,3 +296,139 @@ def test_help_imports_neither_torch_nor_numba():
     imported = {line.split("|")[-1].strip().split(".")[0] for line in out.stderr.splitlines() if "|" in line}
     assert "rnnlab" in imported and "typer" in imported
     assert "torch" not in imported and "numba" not in imported
+
+
+# -- rollout training: the loss over R fed-back predictions -----------------------------------------
+
+ROLLOUT_MODELS = [
+    dict(cell=cell, nonlinearity=nonlinearity, num_layers=layers, readout=readout)
+    for cell, nonlinearity in (("rnn", "tanh"), ("rnn", "relu"), ("lstm", "tanh"), ("gru", "tanh"))
+    for layers in (1, 2)
+    for readout in ("unit", "linear")
+]
+
+
+@pytest.mark.parametrize("spec", ROLLOUT_MODELS, ids=lambda s: "-".join(map(str, s.values())))
+def test_rollout_gradient_equals_autograd_float64(spec):
+    """The loss over K predictions, each fed back as the next input, and its gradient through the feedback."""
+    from rnnlab.batched import rollout_predictions
+    from rnnlab.data import Window
+
+    config = tiny(**{f"model.{k}": v for k, v in spec.items()}, **{"model.hidden_size": 5})
+    torch.manual_seed(4)  # weights under which every tensor gets gradient in every model here
+    model = SequenceModel(config.model).double()
+    with torch.no_grad():  # larger weights than the default init, so every path carries gradient
+        for p in model.parameters():
+            p.mul_(1.5)
+    lay = layout(config.model)
+    theta = lay.pack(model.tensors())
+    series = np.random.default_rng(5).normal(size=20)
+    start, L, K, scale = 2, 7, 6, 0.3
+
+    grad = np.zeros(lay.size)
+    xs, preds, dpreds = np.zeros(20), np.zeros(20), np.zeros(20)
+    work = kernels.workspace(lay.spec, 20)
+    loss = kernels.rollout_loss_grad(theta, lay.spec, lay.offsets, series, start, L, K, scale, grad, work, xs, preds, dpreds)
+
+    values = torch.tensor(series)
+    predictions = rollout_predictions(model, values, [Window(start, start + L)], K)  # (1, K)
+    reference = scale * ((predictions[0] - values[start + L : start + L + K]) ** 2).sum()
+    reference.backward()
+    expected = lay.pack(_named_grads(model))
+    assert abs(loss - reference.item()) <= 1e-12
+    np.testing.assert_allclose(preds[L - 1 : L + K - 1], predictions[0].detach().numpy(), rtol=0, atol=1e-13)
+    assert all(np.abs(g.numpy()).max() > 1e-3 for g in _named_grads(model).values())  # real gradients
+    np.testing.assert_allclose(grad, expected, rtol=0, atol=1e-12)
+    # the feedback path matters: without it the gradient differs
+    cut = np.zeros(lay.size)
+    kernels.rollout_loss_grad(theta, lay.spec, lay.offsets, series, start, L, 1, scale, cut, work, xs, preds, dpreds)
+    assert np.abs(cut - expected).max() > 1e-6
+
+
+def _torch_rollout_reference(config, steps: int):
+    """The torch engine's rollout training (batched.py) in float64: same initial weights, same windows."""
+    from rnnlab.batched import _targets, rollout_predictions
+    from rnnlab.data import every_training_window, prepare, training_windows
+    from rnnlab.train import _make_optimizer
+
+    t = config.train
+    prepared = prepare(config.data, t.rollout)
+    rng = random.Random(config.seed)
+    torch.manual_seed(config.seed)
+    model = SequenceModel(config.model).double()
+    optimizer = _make_optimizer(config, model)
+    series = torch.tensor(np.asarray(prepared.scaled, dtype=np.float32).astype(np.float64))
+    sampler = training_windows(prepared, config.data.min_length, rng)
+    every = every_training_window(prepared, config.data.min_length)
+    losses = []
+    for _ in range(steps):
+        windows = every if t.batch_size == 0 else [sampler.draw() for _ in range(t.batch_size)]
+        predictions = rollout_predictions(model, series, windows, t.rollout)
+        loss = torch.nn.functional.mse_loss(predictions, _targets(series, windows, t.rollout))
+        optimizer.zero_grad()
+        loss.backward()
+        if t.clip_grad > 0:
+            torch.nn.utils.clip_grad_norm_(list(model.parameters()), t.clip_grad)
+        optimizer.step()
+        losses.append(loss.item())
+    return model, losses, sampler.draw()
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"model.nonlinearity": "relu", "model.readout": "linear"},
+        {"model.nonlinearity": "tanh", "model.readout": "unit", "train.batch_size": 5},
+        {"model.nonlinearity": "tanh", "model.readout": "unit", "train.clip_grad": 0.5},
+        {"model.nonlinearity": "relu", "model.readout": "unit", "model.num_layers": 2, "train.clip_grad": 0.5},
+        {"model.nonlinearity": "tanh", "model.readout": "linear", "train.batch_size": 3},
+        {"model.cell": "lstm", "model.readout": "linear"},
+        {"model.cell": "gru", "model.num_layers": 2, "model.readout": "linear", "train.batch_size": 4},
+    ],
+    ids=["relu-linear-full", "tanh-unit-batch5", "tanh-unit-full-clip", "relu-unit-2layers-clip", "tanh-linear-batch3", "lstm-linear-full",
+         "gru-2layers-batch4"],
+)
+def test_rollout_training_equals_torch_float64(overrides):
+    config = tiny(**{"train.steps": 15, "seed": 3, "train.engine": "fast", "train.rollout": 4, "train.optimizer": "adam",
+                     "train.lr": 0.01, "train.batch_size": 0, "data.points_per_period": 10, **overrides})
+    result, weights = engine.run_fast(config)
+    model, losses, context = _torch_rollout_reference(config, 15)
+    assert result.status == "completed" and result.steps_done == 15
+    np.testing.assert_allclose(result.history, losses, rtol=0, atol=1e-11)
+    for name, value in model.tensors().items():
+        np.testing.assert_allclose(weights[name], value.detach().numpy(), rtol=0, atol=1e-9)
+    assert result.context == context  # the same windows were drawn
+
+
+def test_shared_rollout_equals_the_window_by_window_loss():
+    """rollout.py (all windows of a one-layer rnn at once) against kernels.rollout_loss_grad per window."""
+    for readout, relu in (("linear", "relu"), ("unit", "tanh")):
+        config = tiny(**{"train.rollout": 3, "model.readout": readout, "model.nonlinearity": relu,
+                         "data.points_per_period": 9, "model.hidden_size": 3})
+        lay = layout(config.model)
+        theta = lay.pack(engine.initial_model(config, 0).tensors()) * 1.5
+        series = np.random.default_rng(1).normal(size=19)
+        last, min_length, K = 18, 2, 3
+        assert rollout.applies(lay.spec) and rollout.fits(lay.spec, last, min_length, K)
+        shared = np.zeros(lay.size)
+        loss = rollout.loss_grad(theta, lay.spec, lay.offsets, series, last, min_length, K, shared,
+                                 rollout.buffers(lay.spec, last, min_length, K))
+        windows = [(s, stop - K - s) for s in range(last - min_length - K + 1) for stop in range(s + min_length + K, last + 2)]
+        each, total = np.zeros(lay.size), 0.0
+        work, scratch = kernels.workspace(lay.spec, last + 1), [np.zeros(last + 1) for _ in range(3)]
+        for start, length in windows:
+            total += kernels.rollout_loss_grad(theta, lay.spec, lay.offsets, series, start, length, K,
+                                               1.0 / (len(windows) * K), each, work, *scratch)
+        assert abs(loss - total) <= 1e-12 and loss > 0
+        np.testing.assert_allclose(shared, each, rtol=0, atol=1e-12)
+
+
+def test_rollout_run_follows_the_torch_engine():
+    """Through ``train``: the fast engine's losses are the torch engine's (float32) to float32 precision."""
+    config = tiny(**{"train.steps": 30, "seed": 1, "train.rollout": 5, "train.optimizer": "adam", "train.lr": 0.01,
+                     "train.batch_size": 0, "model.nonlinearity": "relu", "model.readout": "linear"})
+    slow = train(config)
+    fast = train(dataclasses.replace(config, train=dataclasses.replace(config.train, engine="fast")))
+    assert fast.context == slow.context
+    assert fast.extra["data"] == slow.extra["data"]
+    np.testing.assert_allclose(fast.history, slow.history, rtol=1e-4, atol=1e-6)

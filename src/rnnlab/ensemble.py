@@ -173,7 +173,7 @@ def _train_fast(config, seeds, on_step, should_stop) -> EnsembleResult:
         engine.load_into(model, lay, theta)
         model.eval()
     mt.load_state(rngs[0], states[0])
-    context = RandomWindows(p["last"], config.data.min_length, 1, rngs[0]).draw()  # member 0's, as its own run
+    context = RandomWindows(p["last"], config.data.min_length, config.train.rollout, rngs[0]).draw()  # member 0's, as its own run
     extra = {}
     from .train import is_seed_loop
 

@@ -12,9 +12,11 @@ forecast context. Losses and weights are float64 (the torch engine computes in f
 Supported: cells rnn (tanh, relu), lstm, gru; 1–2 layers; readouts unit and linear; optimizers
 sgd (with momentum), adam, adamw; weight decay; gradient clipping; the seed's one window per step,
 sampled minibatches (``train.batch_size`` windows per step) and the full batch
-(``train.batch_size`` 0: every window at every step); schedules constant, cosine and step; any
-series ``data.prepare`` gives with the seed's variable-length windows (``context_length`` 0).
-Anything else raises ``ConfigError`` naming the setting.
+(``train.batch_size`` 0: every window at every step); rollout training (``train.rollout`` R > 1:
+the loss over R predictions, each fed back as the next input, backpropagated through the
+feedback); schedules constant, cosine and step; any series ``data.prepare`` gives with the
+seed's variable-length windows (``context_length`` 0). Anything else raises ``ConfigError``
+naming the setting.
 """
 
 from __future__ import annotations
@@ -43,7 +45,6 @@ def check_supported(config: RunConfig) -> None:
         (m.hidden_size <= MAX_HIDDEN, f"model.hidden_size = {m.hidden_size}: the fast engine is for small models (<= {MAX_HIDDEN} units, no BLAS)"),
         (getattr(m, "dropout", 0.0) == 0, f"model.dropout = {getattr(m, 'dropout', 0.0)}: the fast engine has no dropout"),
         (d.horizon == 1, f"data.horizon = {d.horizon}: the fast engine trains and scores one value per window"),
-        (t.rollout == 1, f"train.rollout = {t.rollout}: the fast engine trains one-step predictions only"),
         (t.patience == 0, f"train.patience = {t.patience}: the fast engine has no validation loop for early stopping"),
         (t.loss == "mse", f"train.loss = {t.loss!r}: the fast engine implements mse only"),
         (not getattr(d, "context_length", 0), f"data.context_length = {getattr(d, 'context_length', 0)}: the fast engine draws the seed's variable-length windows only (set data.context_length = 0)"),
@@ -64,7 +65,7 @@ def problem(config: RunConfig) -> dict:
 
     lay = layout(config.model)
     t = config.train
-    prepared = prepare(config.data, 1)
+    prepared = prepare(config.data, t.rollout)
     if prepared.context_length:  # csv and dataset series default to fixed contexts
         raise ConfigError(
             f"data.context_length = {prepared.context_length} (the default for {config.data.series} series): "
@@ -75,8 +76,8 @@ def problem(config: RunConfig) -> dict:
     # The torch engine trains on float32 tensors of the (scaled) series: use the same values.
     series = np.asarray(prepared.scaled[:size], dtype=np.float32).astype(np.float64)  # (size,)
     last = size - 1
-    low = config.data.min_length + 1
-    hyper = np.array([t.momentum, t.weight_decay, 0.9, 0.999, 1e-8, t.clip_grad], dtype=np.float64)
+    low = config.data.min_length + t.rollout  # the shortest window plus its targets
+    hyper = np.array([t.momentum, t.weight_decay, 0.9, 0.999, 1e-8, t.clip_grad, t.rollout], dtype=np.float64)
     return dict(
         layout=lay, prepared=prepared, series=series, last=last, low=low,
         full=int(t.batch_size == 0), batch=max(t.batch_size, 1),
@@ -181,7 +182,7 @@ def run_fast(
     model.eval()
     mt.load_state(rng, state)
     # the window drawn after training, as the seed program draws its generation context
-    context = RandomWindows(p["last"], config.data.min_length, 1, rng).draw()
+    context = RandomWindows(p["last"], config.data.min_length, config.train.rollout, rng).draw()
     history = losses[:done].tolist()
     extra = {}
     if not is_seed_loop(config):  # what the torch engine's windowed loop reports

@@ -155,17 +155,20 @@ def step(theta, spec, offsets, xt, t, hs, cs, gates):
 
 
 @njit(cache=True, error_model="numpy")
-def backward(theta, spec, offsets, x, x0, T, hs, cs, gates, dh, dc, da, dpreds, grad):
+def backward(theta, spec, offsets, x, x0, T, hs, cs, gates, dh, dc, da, dpreds, grad, fed):
     """Add d(loss)/d(theta) to ``grad`` given dpreds[t] = d(loss)/d(preds[t]) (BPTT).
 
     dh, dc: (layers, hidden) scratch for the gradient reaching h_t, c_t; da: (3, 4 hidden).
+    Inputs from t = ``fed`` on are the previous predictions fed back (x[x0+t] = preds[t-1]): the
+    gradient reaching such an input, d(loss)/dx_t = W_ih(layer 0)ᵀ da_t, is added to dpreds[t-1]
+    before step t-1 is taken back. ``fed`` >= T: no input is fed back.
     """
     cell, relu, layers, H = spec[0], spec[1], spec[2], spec[3]
     dh[:, :] = 0.0
     dc[:, :] = 0.0
     top = layers - 1
     if cell == RNN:
-        _backward_rnn(theta, spec, offsets, x, x0, T, hs, dh, da, dpreds, grad)
+        _backward_rnn(theta, spec, offsets, x, x0, T, hs, dh, da, dpreds, grad, fed)
         return
     G = 1 if cell == RNN else (4 if cell == LSTM else 3)
     for t in range(T - 1, -1, -1):
@@ -246,10 +249,15 @@ def backward(theta, spec, offsets, x, x0, T, hs, cs, gates, dh, dc, da, dpreds, 
                 for r in range(G * H):
                     s += theta[o_whh + r * H + k] * da[1, r]
                 dh[l, k] = s
+        if t >= fed:  # x_t = preds[t-1]: dL/dx_t = W_ih(l0)ᵀ da_t (da[0] holds layer 0's now)
+            s = 0.0
+            for r in range(G * H):
+                s += theta[offsets[0, 0] + r] * da[0, r]
+            dpreds[t - 1] += s
 
 
 @njit(cache=True, error_model="numpy")
-def _backward_rnn(theta, spec, offsets, x, x0, T, hs, dh, da, dpreds, grad):
+def _backward_rnn(theta, spec, offsets, x, x0, T, hs, dh, da, dpreds, grad, fed):
     """``backward`` for the rnn cell, written out: the hot loop of the seed's training."""
     relu, layers, H = spec[1], spec[2], spec[3]
     top = layers - 1
@@ -293,6 +301,11 @@ def _backward_rnn(theta, spec, offsets, x, x0, T, hs, dh, da, dpreds, grad):
                 for i in range(H):
                     s += theta[o_whh + i * H + k] * da[0, i]
                 dh[l, k] = s
+        if t >= fed:  # x_t = preds[t-1]: dL/dx_t = W_ih(l0)ᵀ da_t
+            s = 0.0
+            for i in range(H):
+                s += theta[offsets[0, 0] + i] * da[0, i]
+            dpreds[t - 1] += s
 
 
 @njit(cache=True, error_model="numpy")
@@ -309,7 +322,7 @@ def sequence_loss_grad(theta, spec, offsets, x, x0, T, targets, y0, weights, gra
             dpreds[t] = 2.0 * w * e
         else:
             dpreds[t] = 0.0
-    backward(theta, spec, offsets, x, x0, T, hs, cs, gates, dh, dc, da, dpreds, grad)
+    backward(theta, spec, offsets, x, x0, T, hs, cs, gates, dh, dc, da, dpreds, grad, T)
     return loss
 
 
@@ -322,5 +335,31 @@ def last_step_loss_grad(theta, spec, offsets, x, x0, T, target, scale, grad, wor
     for t in range(T - 1):
         dpreds[t] = 0.0
     dpreds[T - 1] = 2.0 * scale * e
-    backward(theta, spec, offsets, x, x0, T, hs, cs, gates, dh, dc, da, dpreds, grad)
+    backward(theta, spec, offsets, x, x0, T, hs, cs, gates, dh, dc, da, dpreds, grad, T)
     return scale * e * e
+
+
+@njit(cache=True, error_model="numpy")
+def rollout_loss_grad(theta, spec, offsets, series, start, L, K, scale, grad, work, xs, preds, dpreds):
+    """scale · sum_k (ŷ_k − series[start+L+k−1])² for k = 1…K; adds its gradient to ``grad``.
+
+    ŷ_1 is the prediction after the context series[start:start+L]; ŷ_k for k > 1 the prediction
+    after feeding ŷ_{k−1} back as the next input. xs, preds, dpreds: scratch of >= L+K−1 values.
+    """
+    hs, cs, gates, dh, dc, da = work
+    T = L + K - 1  # the inputs: L context values, then ŷ_1 … ŷ_{K−1}
+    for t in range(L):
+        xs[t] = series[start + t]
+    forward(theta, spec, offsets, xs, 0, L, hs, cs, gates, preds)
+    for t in range(L, T):
+        xs[t] = preds[t - 1]  # ŷ fed back
+        preds[t] = step(theta, spec, offsets, xs[t], t, hs, cs, gates)
+    loss = 0.0
+    for t in range(L - 1):
+        dpreds[t] = 0.0
+    for t in range(L - 1, T):
+        e = preds[t] - series[start + t + 1]
+        loss += scale * e * e
+        dpreds[t] = 2.0 * scale * e
+    backward(theta, spec, offsets, xs, 0, T, hs, cs, gates, dh, dc, da, dpreds, grad, L)
+    return loss

@@ -9,10 +9,16 @@ Two ways of choosing the windows of a step:
   over ``series[start:]`` per start gives the prediction after every context starting there,
   and the loss is the mean over all windows.
 
+With rollout training (``hyper[6]`` = R > 1 values after each context) the loss of a window is
+the mean over k = 1…R of (ŷ_k − y_k)², ŷ_k for k > 1 being the prediction after feeding ŷ_{k−1}
+back as the next input (``kernels.rollout_loss_grad``); windows are drawn as the torch engine's
+``RandomWindows`` with R targets (``low`` = min_length + R), the full batch is every such window,
+each run on its own, or for a one-layer rnn all at once (``rollout.py``).
+
 Optimizers follow torch's update rules (``torch.optim.SGD`` with momentum and weight decay,
 ``Adam``, ``AdamW``), and ``clip`` clips the gradient's global norm as
 ``torch.nn.utils.clip_grad_norm_`` does. ``hyper`` = [momentum, weight_decay, beta1, beta2, eps,
-clip]; ``lrs[i]`` is the learning rate of step ``step0 + i``.
+clip] and optionally rollout R; ``lrs[i]`` is the learning rate of step ``step0 + i``.
 """
 
 from __future__ import annotations
@@ -22,7 +28,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .kernels import last_step_loss_grad, sequence_loss_grad, step, workspace
+from .kernels import last_step_loss_grad, rollout_loss_grad, sequence_loss_grad, step, workspace
+from . import rollout as shared
 from .mt import randint
 
 SGD, ADAM, ADAMW = 0, 1, 2
@@ -82,14 +89,40 @@ def train_steps(theta, spec, offsets, series, last, low, full, batch, state, ste
     preds = np.zeros(last + 1)
     dpreds = np.zeros(last + 1)
     weights = np.zeros(last + 1)
+    rollout = int(hyper[6]) if hyper.shape[0] > 6 else 1
     windows = 0
     if full == 1:
         for start in range(0, last - low + 1):
             windows += last + 1 - (start + low) + 1
+    xs = np.zeros(last + 1)
+    min_length = low - rollout
+    # the full batch of a one-layer rnn: every window's rollout side by side (rollout.py)
+    use_shared = rollout > 1 and full == 1 and shared.applies(spec) and shared.fits(spec, last, min_length, rollout)
+    bufs = shared.buffers(spec, last if use_shared else min_length + rollout + 1, min_length, rollout)
     for i in range(lrs.shape[0]):
         grad[:] = 0.0
         loss = 0.0
-        if full == 0:
+        if use_shared:
+            loss = shared.loss_grad(theta, spec, offsets, series, last, min_length, rollout, grad, bufs)
+        elif rollout > 1:
+            K = rollout
+            if full == 0:
+                for b in range(batch):
+                    start = randint(state, 0, last - low)
+                    stop = randint(state, start + low, last + 1)
+                    end = stop - K  # context series[start:end], targets series[end:stop]
+                    loss += rollout_loss_grad(
+                        theta, spec, offsets, series, start, end - start, K, 1.0 / (batch * K),
+                        grad, work, xs, preds, dpreds,
+                    )
+            else:
+                for start in range(0, last - low + 1):
+                    for stop in range(start + low, last + 2):
+                        loss += rollout_loss_grad(
+                            theta, spec, offsets, series, start, stop - K - start, K, 1.0 / (windows * K),
+                            grad, work, xs, preds, dpreds,
+                        )
+        elif full == 0:
             for b in range(batch):
                 start = randint(state, 0, last - low)
                 stop = randint(state, start + low, last + 1)

@@ -34,7 +34,7 @@ def applies(config) -> bool:
     return (
         m.cell == "rnn" and m.num_layers == 1 and m.input_size == 1 and m.hidden_size <= MAX_HIDDEN
         and t.batch_size == 1 and t.optimizer == "sgd" and t.momentum == 0.0
-        and t.weight_decay == 0.0 and t.clip_grad == 0.0
+        and t.weight_decay == 0.0 and t.clip_grad == 0.0 and t.rollout == 1
     )
 
 
