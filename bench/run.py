@@ -38,7 +38,7 @@ import torch  # noqa: E402
 from rnnlab.config import apply_overrides, preset  # noqa: E402
 from rnnlab.evaluate import evaluate_seed_task  # noqa: E402
 from rnnlab.model import SequenceModel  # noqa: E402
-from rnnlab.train import train  # noqa: E402
+from rnnlab.training import train  # noqa: E402
 
 MSE_GOAL, RMSE_GOAL = 0.0018, 0.37  # the seed program's median quality (20,000 steps)
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -143,10 +143,10 @@ def steps_to_quality_fast(config, check_every: int, max_steps: int):
 
     The compiled loop resumes where it stopped, so checking every few steps costs one run.
     """
-    from rnnlab.fast import engine, loop, mt
+    from rnnlab.fast import loop, mt
+    from rnnlab.training import compiled as engine
 
-    p = engine.problem(config)
-    lay = p["layout"]
+    lay, p, _ = engine.problem(config)
     model = engine.initial_model(config, config.seed)
     theta = lay.pack(model.tensors())
     state = mt.state_of(random.Random(config.seed))
@@ -154,9 +154,7 @@ def steps_to_quality_fast(config, check_every: int, max_steps: int):
     done, q = 0, None
     while done < max_steps:
         losses = np.empty(check_every)
-        loop.train_steps(theta, lay.spec, lay.offsets, p["series"], p["last"], p["low"], p["full"], p["batch"],
-                         state, done, engine.learning_rates(config, done, check_every), p["opt"], p["hyper"],
-                         m, v, losses)
+        loop.train_steps(p, theta, state, done, engine.learning_rates(config, done, check_every), m, v, losses)
         done += check_every
         engine.load_into(model, lay, theta)
         q = quality(model, config)
@@ -167,7 +165,7 @@ def steps_to_quality_fast(config, check_every: int, max_steps: int):
 
 def steps_to_quality_torch(config, check_every: int, max_steps: int):
     """The same for the torch engine: its model is checked every few steps during one run."""
-    import rnnlab.batched as batched
+    import rnnlab.training.windowed as batched
 
     made, found = [], {}
 
@@ -253,7 +251,7 @@ def main(argv=None) -> int:
 
     # fidelity of (b): the same run in torch float64 (same initial weights, same windows)
     from rnnlab.data import SeedWindows, series_values
-    from rnnlab.fast.engine import run_fast
+    from rnnlab.training.compiled import train_compiled_exact as run_fast
 
     fid_steps = steps
     config = seed_config(1, **{"train.steps": fid_steps, "train.engine": "fast"})
@@ -296,7 +294,7 @@ def main(argv=None) -> int:
             t0 = time.perf_counter()
             result = train(config)
             seconds = time.perf_counter() - t0
-        from rnnlab.ensemble import evaluate_ensemble
+        from rnnlab.training.ensemble import evaluate_ensemble
 
         ev = evaluate_ensemble(result.config, result.members, 10)
         spread = ev["members"]
@@ -306,7 +304,7 @@ def main(argv=None) -> int:
 
     # (e) forecasting 1,000 steps on the torch engine
     from rnnlab.data import series_values as values_of
-    from rnnlab.forecast import forecast, forecast_rerun
+    from rnnlab.forecasting import forecast, forecast_rerun
 
     model = as_sequence_model(seed_program(0, 200))
     context = values_of(preset("seed").data)[16:22].tolist()

@@ -46,7 +46,7 @@ def test_train_without_seed_draws_and_stores_one(runs_dir, cli):
 
 def test_forecast_from_stored_context_values_window_and_draw(stored_run, runs_dir, cli):
     run = RunStore(runs_dir).load(stored_run)
-    from rnnlab.forecast import forecast
+    from rnnlab.forecasting import forecast
 
     code, out, _ = cli("forecast", stored_run, "--json")
     data = json.loads(out)

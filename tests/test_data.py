@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from scipy import signal
 
 from rnnlab.config import DataConfig
-from rnnlab.csvfile import read_csv_series
+from rnnlab.data.csvfile import read_csv_series
 from rnnlab.data import (
     FixedWindows,
     RandomWindows,
@@ -26,9 +26,9 @@ from rnnlab.data import (
     training_windows,
     true_value,
 )
-from rnnlab.datasets import DATASETS, load_dataset
+from rnnlab.data.datasets import DATASETS, load_dataset
 from rnnlab.errors import InputError
-from rnnlab.scaling import Scaler, fit_scaler
+from rnnlab.data.scaling import Scaler, fit_scaler
 
 # -- waveforms ---------------------------------------------------------------------------------
 

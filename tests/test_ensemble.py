@@ -9,11 +9,12 @@ import pytest
 import torch
 
 from conftest import tiny
-from rnnlab.ensemble import EnsembleResult, evaluate_ensemble, train_ensemble
+from rnnlab.evaluate import evaluate_ensemble
+from rnnlab.training.ensemble import EnsembleResult, train_ensemble
 from rnnlab.evaluate import evaluate_seed_task
-from rnnlab.forecast import forecast, forecast_ensemble
+from rnnlab.forecasting import forecast, forecast_ensemble
 from rnnlab.store import RunStore
-from rnnlab.train import train
+from rnnlab.training import train
 
 
 def _same(a, b) -> bool:

@@ -13,14 +13,13 @@ from rnnlab.evaluate import (
     evaluate_seed_task,
     evaluate_test,
     fit_ar,
-    forecast_at,
     mase_scale,
     metrics,
     naive_forecasts,
     seasonal_naive_forecasts,
     backtest_origins,
 )
-from rnnlab.forecast import forecast
+from rnnlab.forecasting import forecast, forecast_at
 from rnnlab.model import SequenceModel
 
 

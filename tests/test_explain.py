@@ -178,7 +178,7 @@ def _printed(tensor) -> np.ndarray:
 def test_seed_preset_rounding_explains_the_difference():
     from rnnlab.config import preset, apply_overrides
     from rnnlab.data import series_values
-    from rnnlab.train import train
+    from rnnlab.training import train
 
     result = train(apply_overrides(preset("seed"), {"seed": 3, "train.steps": 300}))
     model = result.model

@@ -206,7 +206,7 @@ def test_scaled_run_walks_the_scaled_values(tmp_path, capsys):
     assert main(["forecast", "latest", "--runs-dir", runs, "--values", "0.1,0.5", "--steps", "1", "--json"]) == 0
     expected = json.loads(capsys.readouterr().out)["forecast"][0]
     from rnnlab.store import RunStore
-    from rnnlab.scaling import Scaler
+    from rnnlab.data.scaling import Scaler
 
     scaler = Scaler.from_dict(RunStore(runs).load(RunStore(runs).latest()).info["data"]["scaling"])
     assert scaler.kind == "standard"

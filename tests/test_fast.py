@@ -16,9 +16,10 @@ import torch
 from conftest import tiny
 from rnnlab.data import RandomWindows, series_values
 from rnnlab.errors import ConfigError
-from rnnlab.fast import engine, kernels, layout, loop, mt, rollout, special
+from rnnlab.fast import kernels, layout, loop, mt, rollout, special
+from rnnlab.training import compiled as engine
 from rnnlab.model import SequenceModel
-from rnnlab.train import TrainResult, train
+from rnnlab.training import TrainResult, train
 
 MODELS = [
     dict(cell=cell, nonlinearity=nonlinearity, num_layers=layers, readout=readout)
@@ -130,7 +131,7 @@ def _torch_reference(config, steps: int):
 def test_seed_preset_run_equals_torch_float64():
     """2,000 per-sample SGD steps of the seed preset (the benchmark runs all 20,000)."""
     config = tiny(**{"train.steps": 2000, "seed": 5, "train.engine": "fast"})
-    result, weights = engine.run_fast(config)
+    result, weights = engine.train_compiled_exact(config)
     model, losses, context = _torch_reference(config, 2000)
     assert result.status == "completed" and result.steps_done == 2000
     np.testing.assert_allclose(result.history, losses, rtol=0, atol=1e-12)
@@ -154,7 +155,7 @@ def test_seed_preset_run_equals_torch_float64():
 )
 def test_other_configs_equal_torch_float64(overrides):
     config = tiny(**{"train.steps": 20, "seed": 2, "train.engine": "fast", **overrides})
-    result, weights = engine.run_fast(config)
+    result, weights = engine.train_compiled_exact(config)
     model, losses, _ = _torch_reference(config, 20)
     np.testing.assert_allclose(result.history, losses, rtol=0, atol=1e-11)
     for name, value in model.tensors().items():
@@ -181,7 +182,7 @@ def test_dataset_series_follows_the_torch_engine():
     slow = train(config)
     fast = train(dataclasses.replace(config, train=dataclasses.replace(config.train, engine="fast")))
     assert fast.context == slow.context
-    assert fast.extra["data"] == slow.extra["data"]  # the same split and scaling are stored
+    assert fast.data == slow.data  # the same split and scaling are stored
     np.testing.assert_allclose(fast.history, slow.history, rtol=0, atol=1e-6)
 
 
@@ -223,8 +224,7 @@ def test_unsupported_configs_are_refused(overrides, named):
 
 def _general_and_special(config, count: int, steps: int):
     """Train ``count`` members (seeds 0..count-1) with loop.train_many and special.train_many."""
-    p = engine.problem(config)
-    lay = p["layout"]
+    lay, p, _ = engine.problem(config)
     thetas = np.stack([lay.pack(engine.initial_model(config, seed).tensors()) for seed in range(count)])
     states = np.stack([mt.state_of(random.Random(seed)) for seed in range(count)])
     lrs = engine.learning_rates(config, 0, steps)
@@ -234,11 +234,9 @@ def _general_and_special(config, count: int, steps: int):
         losses, done = np.full((count, steps), np.nan), np.zeros((count, 2), dtype=np.int64)
         if which == "general":
             zeros = np.zeros_like(th)
-            loop.train_many(th, lay.spec, lay.offsets, p["series"], p["last"], p["low"], p["full"], p["batch"],
-                            st, 0, lrs, p["opt"], p["hyper"], zeros, zeros.copy(), losses, done)
+            loop.train_many(p, th, st, 0, lrs, zeros, zeros.copy(), losses, done)
         else:
-            special.train_many(special.units(lay.spec[3]), int(lay.spec[1]), int(lay.spec[4]), th, p["series"],
-                               p["last"], p["low"], st, 0, lrs, losses, done)
+            special.train_many(special.units(lay.spec[3]), p, th, st, 0, lrs, losses, done)
         out.append((th, st, losses, done))
     return out
 
@@ -311,7 +309,7 @@ ROLLOUT_MODELS = [
 @pytest.mark.parametrize("spec", ROLLOUT_MODELS, ids=lambda s: "-".join(map(str, s.values())))
 def test_rollout_gradient_equals_autograd_float64(spec):
     """The loss over K predictions, each fed back as the next input, and its gradient through the feedback."""
-    from rnnlab.batched import rollout_predictions
+    from rnnlab.training.windowed import rollout_predictions
     from rnnlab.data import Window
 
     config = tiny(**{f"model.{k}": v for k, v in spec.items()}, **{"model.hidden_size": 5})
@@ -347,9 +345,9 @@ def test_rollout_gradient_equals_autograd_float64(spec):
 
 def _torch_rollout_reference(config, steps: int):
     """The torch engine's rollout training (batched.py) in float64: same initial weights, same windows."""
-    from rnnlab.batched import _targets, rollout_predictions
+    from rnnlab.training.windowed import rollout_predictions, targets_of as _targets
     from rnnlab.data import every_training_window, prepare, training_windows
-    from rnnlab.train import _make_optimizer
+    from rnnlab.training.common import make_optimizer as _make_optimizer
 
     t = config.train
     prepared = prepare(config.data, t.rollout)
@@ -391,7 +389,7 @@ def _torch_rollout_reference(config, steps: int):
 def test_rollout_training_equals_torch_float64(overrides):
     config = tiny(**{"train.steps": 15, "seed": 3, "train.engine": "fast", "train.rollout": 4, "train.optimizer": "adam",
                      "train.lr": 0.01, "train.batch_size": 0, "data.points_per_period": 10, **overrides})
-    result, weights = engine.run_fast(config)
+    result, weights = engine.train_compiled_exact(config)
     model, losses, context = _torch_rollout_reference(config, 15)
     assert result.status == "completed" and result.steps_done == 15
     np.testing.assert_allclose(result.history, losses, rtol=0, atol=1e-11)
@@ -430,5 +428,5 @@ def test_rollout_run_follows_the_torch_engine():
     slow = train(config)
     fast = train(dataclasses.replace(config, train=dataclasses.replace(config.train, engine="fast")))
     assert fast.context == slow.context
-    assert fast.extra["data"] == slow.extra["data"]
+    assert fast.data == slow.data
     np.testing.assert_allclose(fast.history, slow.history, rtol=1e-4, atol=1e-6)

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from rnnlab.config import ModelConfig
 from rnnlab.errors import InputError
-from rnnlab.forecast import forecast, forecast_batch, forecast_rerun
+from rnnlab.forecasting import forecast, forecast_batch, forecast_rerun
 from rnnlab.model import SequenceModel
 
 CONFIGS = [

@@ -7,9 +7,9 @@ import torch
 
 from rnnlab.config import ModelConfig
 from rnnlab.errors import RunCorruptError
-from rnnlab.forecast import forecast
+from rnnlab.forecasting import forecast
 from rnnlab.model import SequenceModel
-from rnnlab.train import train
+from rnnlab.training import train
 
 from conftest import tiny
 

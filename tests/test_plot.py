@@ -18,7 +18,7 @@ from conftest import tiny
 from rnnlab.config import ModelConfig
 from rnnlab.data import series_values, true_value
 from rnnlab.evaluate import evaluate_seed_task
-from rnnlab.forecast import forecast, forecast_rerun
+from rnnlab.forecasting import forecast, forecast_rerun
 from rnnlab.model import SequenceModel
 from rnnlab.plot import (
     ForecastData,
@@ -34,7 +34,7 @@ from rnnlab.plot import (
     table_markdown,
 )
 from rnnlab.store import RunStore
-from rnnlab.train import train
+from rnnlab.training import train
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -293,8 +293,8 @@ def test_forecast_data_checks_its_arrays():
 
 
 def test_an_ensemble_run_draws_its_median_and_band(store):
-    from rnnlab.ensemble import train_ensemble
-    from rnnlab.forecast import forecast_ensemble
+    from rnnlab.training.ensemble import train_ensemble
+    from rnnlab.forecasting import forecast_ensemble
 
     config = tiny(seed=6, **{"train.steps": 10, "train.ensemble": 3})
     ensemble = store.load(store.save(train_ensemble(config), {}))

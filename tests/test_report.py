@@ -13,10 +13,10 @@ import pytest
 from conftest import tiny
 from rnnlab.data import series_values
 from rnnlab.evaluate import evaluate_seed_task
-from rnnlab.forecast import forecast
+from rnnlab.forecasting import forecast
 from rnnlab.report import SECTIONS, build_report
 from rnnlab.store import RunStore
-from rnnlab.train import train
+from rnnlab.training import train
 
 VOID = {"meta", "img", "br", "hr", "input", "link"}
 

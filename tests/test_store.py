@@ -10,9 +10,9 @@ import pytest
 from safetensors.torch import load_file, save_file
 
 from rnnlab.errors import InputError, RunCorruptError, RunNotFoundError
-from rnnlab.forecast import forecast
+from rnnlab.forecasting import forecast
 from rnnlab.store import RunStore
-from rnnlab.train import train
+from rnnlab.training import train
 
 from conftest import tiny
 

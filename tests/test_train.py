@@ -10,13 +10,13 @@ import pytest
 import torch
 
 from conftest import tiny
-from rnnlab.batched import rollout_predictions, validation_loss
+from rnnlab.training.windowed import rollout_predictions, validation_loss
 from rnnlab.config import preset
 from rnnlab.data import every_training_window, prepare, prepare_stored
 from rnnlab.errors import ConfigError
-from rnnlab.forecast import forecast
+from rnnlab.forecasting import forecast
 from rnnlab.model import SequenceModel
-from rnnlab.train import is_seed_loop, train
+from rnnlab.training import is_seed_loop, train
 
 
 def test_the_seed_preset_runs_the_seed_loop_and_the_rest_the_windowed_loop():
@@ -72,7 +72,7 @@ def test_optimizers_lower_the_loss(optimizer, momentum, decay):
 
 
 def test_the_cosine_schedule_ends_near_zero_and_step_divides_by_ten():
-    from rnnlab.batched import _schedule
+    from rnnlab.training.common import make_schedule as _schedule
 
     for schedule, final in (("cosine", 0.0), ("step", 0.001)):
         config = tiny(**{"train.schedule": schedule, "train.steps": 20, "train.lr": 0.1})
@@ -104,11 +104,11 @@ def test_early_stopping_restores_the_best_weights(tmp_path):
                      "train.optimizer": "adam", "train.lr": 0.3, "train.batch_size": 8, "train.steps": 60,
                      "train.val_every": 2, "train.patience": 3})
     result = train(config)
-    recorded = [loss for _, loss in result.extra["validation"]]
+    recorded = [loss for _, loss in result.validation]
     assert "restored" in result.message
     best = min(recorded)
-    assert result.extra["best_step"] == result.extra["validation"][recorded.index(best)][0]
-    prepared = prepare_stored(config.data, 1, result.extra["data"])
+    assert result.best_step == result.validation[recorded.index(best)][0]
+    prepared = prepare_stored(config.data, 1, result.data)
     assert validation_loss(result.model, prepared, 1) == pytest.approx(best, rel=1e-6)
     if recorded[-1] > best:  # the weights at the end were worse: the best ones are back
         assert validation_loss(result.model, prepared, 1) < recorded[-1]
@@ -122,7 +122,7 @@ def test_patience_without_a_validation_part_is_refused():
 def test_the_scaled_target_beyond_the_unit_readout_is_warned(tmp_path):
     config = tiny(**{"data.series": "csv", "data.csv": str(sales_csv(tmp_path)), "data.scaling": "standard",
                      "train.steps": 2, "train.batch_size": 2})
-    assert "beyond the (-1, 1) range of the 'unit' readout" in train(config).extra["warnings"][0]
+    assert "beyond the (-1, 1) range of the 'unit' readout" in train(config).warnings[0]
 
 
 # -- command line ------------------------------------------------------------------------------
@@ -199,8 +199,8 @@ def test_variable_windows_with_a_validation_part_train_and_evaluate(tmp_path):
                      "data.horizon": 2, "train.rollout": 2, "train.batch_size": 4, "train.steps": 6,
                      "train.val_every": 3, "model.readout": "linear"})
     result = train(config)
-    assert [step for step, _ in result.extra["validation"]] == [3, 6]
-    test = evaluate_run(result.model, result.config, result.extra["data"])["test"]
+    assert [step for step, _ in result.validation] == [3, 6]
+    test = evaluate_run(result.model, result.config, result.data)["test"]
     assert test["origins"] == 12 - 2 + 1 and np.isfinite(test["methods"]["model"]["all_steps"]["rmse"])
 
 

@@ -18,9 +18,9 @@ from fastapi.testclient import TestClient  # noqa: E402
 
 from conftest import tiny  # noqa: E402
 from rnnlab.data import series_values, true_value  # noqa: E402
-from rnnlab.forecast import forecast  # noqa: E402
+from rnnlab.forecasting import forecast  # noqa: E402
 from rnnlab.store import RunStore  # noqa: E402
-from rnnlab.train import train  # noqa: E402
+from rnnlab.training import train  # noqa: E402
 from rnnlab.web import create_app  # noqa: E402
 from rnnlab.web.service import LIMITS  # noqa: E402
 
@@ -566,7 +566,7 @@ def test_missing_parts_are_said_plainly(client, trained, monkeypatch):
 
 
 def test_options_list_the_bundled_datasets_and_a_dataset_trains(fresh):
-    from rnnlab.datasets import DATASETS, load_dataset
+    from rnnlab.data.datasets import DATASETS, load_dataset
 
     client, root = fresh
     assert client.get("/api/options").json()["datasets"] == list(DATASETS)
@@ -579,7 +579,7 @@ def test_options_list_the_bundled_datasets_and_a_dataset_trains(fresh):
 
 
 def test_an_ensemble_run_shows_its_median_and_band(tmp_path):
-    from rnnlab.forecast import forecast_ensemble
+    from rnnlab.forecasting import forecast_ensemble
 
     root = tmp_path / "runs"
     with TestClient(create_app(root)) as client:

@@ -23,7 +23,9 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from .data import series_values
 from .errors import InputError, RnnlabError
+from .runs import Forecast, baseline, forecast_values, is_recorded, prepared_of, series_end, stored_window
 
 COLORS = {"baseline": "#1f77b4", "input": "#ff7f0e", "prediction": "#6b6b6b", "rule": "#999999"}
 CYCLE = ("#d62728", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#ff7f0e")
@@ -77,121 +79,77 @@ class ForecastData:
         return float(self.prediction_index[0]) - 0.5
 
 
-def _baseline(data_config, series: np.ndarray, last_index: int) -> tuple[np.ndarray, np.ndarray, int]:
-    """The true series at 0..last_index: the known series, then, for a waveform, its continuation
-    (a series read from data ends with the data)."""
-    from .config import WAVEFORMS
-    from .data import true_value
-
-    values = list(series[: last_index + 1])
-    if data_config.series in WAVEFORMS:
-        values += [true_value(data_config, index) for index in range(len(series), last_index + 1)]
-    return np.arange(len(values)), np.array(values, dtype=np.float64), len(series) - 1
-
-
 def run_context(run) -> tuple[int, int]:
     """The stored forecast context of a run, as (start, end) of the training series."""
-    context = run.info.get("context")
-    if not context:
-        raise InputError(f"run {run.id!r} has no stored forecast context (it was stopped before drawing one)")
-    start, end = (int(v) for v in context)
-    return start, end
-
-
-def _run_scaler(run):
-    """The scaling a run's model works in (stored with the run's data info), or None for none."""
-    data_info = run.info.get("data") or (run.info.get("extra") or {}).get("data") or {}
-    stored = data_info.get("scaling") if isinstance(data_info, dict) else None
-    if not stored or stored.get("kind", "none") == "none":
-        return None
-    from .scaling import Scaler
-
-    return Scaler.from_dict(stored)
+    window = stored_window(run)
+    return window.start, window.end
 
 
 @dataclass(frozen=True)
 class RunForecast:
-    """A run's forecast from its stored context, in the model's units and in the series' units."""
+    """A run's forecast from its stored context (``runs.Forecast``) and where it sits in the series."""
 
     start: int
     end: int
     series: np.ndarray  # (length,) the series in data units
-    fed: np.ndarray  # (end - start,) the context as the model is fed (scaled, float32-rounded)
-    predicted: np.ndarray  # (steps,) the model's values, in the model's (scaled) units
-    lower: np.ndarray | None  # (steps,) ensemble band in the model's units
-    upper: np.ndarray | None
-    scaler: object | None
+    forecast: Forecast
+
+    @property
+    def fed(self) -> np.ndarray:
+        """(end - start,) the context as the network sees it: scaled, float32-rounded."""
+        return self.forecast.fed.astype(np.float32).astype(np.float64)
 
 
 def run_forecast(run, steps: int | None = None) -> RunForecast:
     """Forecast ``steps`` values (default: the run's) after the run's stored context (a waveform
     run), or after the end of its data (a csv or dataset run), as ``rnnlab forecast`` does."""
-    from .data import series_values
-    from .forecast import forecast
-
     steps = run.config.forecast.steps if steps is None else steps
     if steps < 1:
         raise InputError(f"steps must be >= 1, got {steps}")
-    if run.config.data.series in ("csv", "dataset"):
-        # a series read from data: forecast past its end, from its last context (as `rnnlab forecast`)
-        from .data import prepare_stored
-
-        prepared = prepare_stored(run.config.data, run.config.train.rollout, run.info.get("data"))
-        series, scaler = np.asarray(prepared.series.values, dtype=np.float64), prepared.scaler
-        start, end = (len(series) - prepared.context_length if prepared.context_length else 0), len(series)
-        context = np.asarray(prepared.scaled[start:end], dtype=np.float64)
+    scaler = None
+    if is_recorded(run.config.data):  # forecast past the series' end, from its last context
+        prepared = prepared_of(run)
+        series, window, scaler = np.asarray(prepared.series.values, dtype=np.float64), series_end(prepared), prepared.scaler
     else:
-        start, end = run_context(run)
+        window = stored_window(run)
         series = np.asarray(series_values(run.config.data), dtype=np.float64)
-        if not 0 <= start < end <= len(series):
+        if not 0 <= window.start < window.end <= len(series):
             raise InputError(
-                f"run {run.id!r} has context series[{start}:{end}], outside its series of {len(series)} values"
+                f"run {run.id!r} has context series[{window.start}:{window.end}], outside its series of {len(series)} values"
             )
-        scaler = _run_scaler(run)
-        context = series[start:end] if scaler is None else scaler.transform(series[start:end])
-    members = getattr(run, "members", None)
-    lower = upper = None
-    if members and len(members) > 1:
-        from .forecast import forecast_ensemble
-
-        result = forecast_ensemble(members, context.tolist(), steps)
-        predicted, lower, upper = result["median"], result["low"], result["high"]
-    else:
-        predicted = forecast(run.model, context.tolist(), steps)
-    fed = context.astype(np.float32).astype(np.float64)  # what the network sees
-    return RunForecast(start, end, series, fed, np.asarray(predicted, np.float64), lower, upper, scaler)
+    result = forecast_values(run, series[window.start : window.end], steps, scaler=scaler)
+    return RunForecast(window.start, window.end, series, result)
 
 
 def run_forecast_data(run, steps: int | None = None, band: tuple | None = None) -> ForecastData:
     """The seed chart's data for a run: its stored context, the forecast after it, the true series.
 
-    Inputs are the values the network is fed (float32, as the seed prints them); the prediction
-    is ``rnnlab.forecast.forecast`` of that context (for an ensemble run: the members' median, with
-    their 10–90 % band). Values are in the series' own units. ``band`` is an optional
+    Inputs are the values the network is fed (float32, as the seed prints them; in the series'
+    units when the run scales its values); the prediction is the run's forecast of that context
+    (for an ensemble run: the members' median, with their 10–90 % band). ``band`` is an optional
     (lower, upper) pair that replaces the ensemble's.
     """
     walk = run_forecast(run, steps)
-    steps = len(walk.predicted)
-    unscale = (lambda v: v) if walk.scaler is None else walk.scaler.inverse
-    inputs = walk.fed if walk.scaler is None else walk.series[walk.start : walk.end]
-    lower, upper = walk.lower, walk.upper
+    result = walk.forecast
+    steps = len(result.values)
+    scaled = result.scaler.kind != "none"
+    inputs = result.context if scaled else walk.fed
+    lower, upper = result.low, result.high
     if band is not None:
         lower, upper = np.asarray(band[0], float), np.asarray(band[1], float)
-    elif lower is not None:
-        lower, upper = unscale(lower), unscale(upper)
     last = max(len(walk.series) - 1, walk.end + steps - 1)
-    baseline_index, baseline, train_end = _baseline(run.config.data, walk.series, last)
+    truth = baseline(run.config.data, walk.series, last)
     return ForecastData(
         label=run.info.get("name") or run.id,
-        baseline_index=baseline_index,
-        baseline=baseline,
+        baseline_index=np.arange(len(truth)),
+        baseline=truth,
         input_index=np.arange(walk.start, walk.end),
         inputs=np.asarray(inputs, dtype=np.float64),
         prediction_index=np.arange(walk.end, walk.end + steps),
-        prediction=np.asarray(unscale(walk.predicted), dtype=np.float64),
+        prediction=np.asarray(result.values, dtype=np.float64),
         lower=lower,
         upper=upper,
-        train_end=train_end,
+        train_end=len(walk.series) - 1,
     )
 
 
@@ -399,7 +357,7 @@ def run_state_walk(run, steps: int | None = None) -> tuple[StateWalk, np.ndarray
     the forecast carries. An ensemble run shows its first member (``run.model``).
     """
     walk = run_forecast(run, steps)
-    ahead = len(walk.predicted) - 1
+    ahead = len(walk.forecast.scaled) - 1
     states = state_walk(run.model, walk.fed, ahead=ahead)
     index = np.arange(walk.start, walk.start + len(states.inputs))
     return states, index, walk.end - 0.5

@@ -42,7 +42,6 @@ from .errors import ConfigError, InputError, RunCorruptError, RunNotFoundError, 
 
 ENV_RUNS_DIR = "RNNLAB_RUNS_DIR"
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-FILES = ("config.json", "model.safetensors", "history.json", "run.json", "metrics.json")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -137,6 +136,10 @@ class RunStore:
         db.execute(_SCHEMA)
         return db
 
+    def check(self) -> None:
+        """Raise ``RnnlabError`` now when the runs directory or its catalog cannot be used."""
+        self._connect().close()
+
     def list(self) -> list[dict[str, Any]]:
         """Catalog rows, oldest first."""
         if not (self.root / "runs.db").exists():
@@ -176,9 +179,8 @@ class RunStore:
             "message": result.message,
             "context": None if result.context is None else [result.context.start, result.context.end],
         }
-        extra = getattr(result, "extra", None) or {}
-        if extra.get("data"):  # split boundaries and scaling, to invert every output of the run
-            info["data"] = extra["data"]
+        if result.data:  # split boundaries and scaling, to invert every output of the run
+            info["data"] = result.data
         with closing(self._connect()) as db:
             final = self.root / run_id
             tmp = Path(tempfile.mkdtemp(prefix=f".{run_id}.", dir=self.root))

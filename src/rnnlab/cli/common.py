@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Optional
 import typer
 from typing_extensions import Annotated
 
-from ..errors import InputError, RnnlabError
+from ..errors import InputError, TrainingDivergedError
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..store import Run, RunStore
@@ -83,7 +83,7 @@ EnsembleOpt = Annotated[Optional[int], typer.Option(
     "--ensemble", help="Train N models from seeds S…S+N-1 as one run; forecasts give median and 10-90 % band.")]
 
 
-def _data_overrides(series=None, csv=None, column=None, time_column=None, dataset=None, interpolate=None,
+def data_overrides(series=None, csv=None, column=None, time_column=None, dataset=None, interpolate=None,
                     periods=None, noise=None, context_length=None, horizon=None, val_fraction=None,
                     test_fraction=None, scaling=None, season=None) -> dict:
     """Dotted config keys of the series flags; --csv and --dataset imply their series kind."""
@@ -103,17 +103,17 @@ def _data_overrides(series=None, csv=None, column=None, time_column=None, datase
     }
 
 
-def _num(value) -> str:
+def number(value) -> str:
     return "n/a" if value is None else f"{value:.4f}"
 
 
-def _stderr():
+def stderr_console():
     from rich.console import Console
 
     return Console(stderr=True)
 
 
-def _stdout():
+def stdout_console():
     """Console for results: a terminal's width, or wide enough not to fold tables in a pipe."""
     from rich.console import Console
 
@@ -121,22 +121,22 @@ def _stdout():
     return console if console.is_terminal else Console(width=200)
 
 
-def _echo_json(data: Any) -> None:
+def echo_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2) + "\n")
 
 
-def _store(runs_dir: Path | None) -> "RunStore":
+def open_store(runs_dir: Path | None) -> "RunStore":
     from ..store import RunStore
 
     return RunStore(runs_dir)
 
 
-def _load(runs_dir: Path | None, run_id: str) -> "Run":
-    store = _store(runs_dir)
+def load_run(runs_dir: Path | None, run_id: str) -> "Run":
+    store = open_store(runs_dir)
     return store.load(store.latest() if run_id == "latest" else run_id)
 
 
-def _config(
+def build_config(
     preset: str | None = None,
     config_file: Path | None = None,
     seed: int | None = None,
@@ -172,7 +172,7 @@ def _config(
     )
 
 
-class _Progress:
+class Progress:
     """A rich progress bar on stderr (step, loss, speed) and loss lines every ``log_every`` steps."""
 
     def __init__(self, total: int, log_every: int, quiet: bool, log=None):
@@ -196,7 +196,7 @@ class _Progress:
                 TextColumn("{task.fields[speed]:,.0f} steps/s"),
                 TimeElapsedColumn(),
                 TimeRemainingColumn(),
-                console=_stderr(),
+                console=stderr_console(),
                 transient=False,
             )
             self.task = self.progress.add_task("train", total=total, loss=float("nan"), speed=0.0)
@@ -223,43 +223,37 @@ class _Progress:
             self.progress.update(self.task, completed=step, loss=loss, speed=step / elapsed if elapsed else 0.0)
 
 
-def _train_and_store(config, runs_dir, quiet, log=None, name=None):
-    """Train, evaluate (seed task, test part) and store; returns (result, run_id, metrics)."""
-    from ..evaluate import evaluate_result
-    from ..train import check_config, resolve_seed, train
+def train_and_store(config, runs_dir, quiet, log=None, name=None):
+    """Train, evaluate (seed task, test part) and store; returns ``pipeline.StoredRun``."""
+    from ..pipeline import checked, train_and_store as store_training
 
     drawn = config.seed is None
-    config = resolve_seed(config)
-    check_config(config)  # a bad series or setting fails here, before any output
+    config = checked(config)  # a bad series or setting fails here, before any output
     if config.data.series in ("csv", "dataset") and config.preset == "seed" and config.train.batch_size == 1 and not quiet:
-        _stderr().print("hint: the seed preset trains one window per step; --preset forecast suits real series",
-                        highlight=False)
-    store = _store(runs_dir)
-    store._connect().close()  # fail on an unusable runs dir before training, not after
+        stderr_console().print("hint: the seed preset trains one window per step; --preset forecast suits real series",
+                               highlight=False)
+    store = open_store(runs_dir)
+    store.check()  # fail on an unusable runs dir before training, not after
     if drawn and not quiet:
-        _stderr().print(f"seed {config.seed} (drawn; pass --seed {config.seed} to repeat this run)", highlight=False)
-    with _Progress(config.train.steps, config.train.log_every, quiet, log) as progress:
-        result = train(config, on_step=progress)
-    for warning in result.extra.get("warnings", []):
-        _stderr().print(f"warning: {warning}", highlight=False, soft_wrap=True)
+        stderr_console().print(f"seed {config.seed} (drawn; pass --seed {config.seed} to repeat this run)", highlight=False)
+    with Progress(config.train.steps, config.train.log_every, quiet, log) as progress:
+        stored = store_training(config, store, on_step=progress, name=name)
+    result = stored.result
+    for warning in result.warnings + ([stored.evaluation_error] if stored.evaluation_error else []):
+        stderr_console().print(f"warning: {warning}", highlight=False, soft_wrap=True)
     if result.message and result.status == "completed" and not quiet:
-        _stderr().print(result.message, highlight=False, soft_wrap=True)
-    metrics = evaluate_result(result)
-    run_id = store.save(result, metrics, name=name)
-    return result, run_id, metrics
+        stderr_console().print(result.message, highlight=False, soft_wrap=True)
+    return stored
 
 
-def _finish(result, run_id: str, store_root: Path) -> None:
-    err = _stderr()
+def finish(result, run_id: str, store_root: Path) -> None:
+    """Say where the run is stored; exit 130 for an interrupted run, 1 for a diverged one."""
+    err = stderr_console()
     if result.status == "interrupted":
         err.print(f"[yellow]interrupted[/]: {result.message}; run kept as {run_id}", highlight=False)
         raise typer.Exit(130)
     elif result.status == "diverged":
         err.print(f"run kept as {run_id} (status diverged)", highlight=False)
-        raise _Diverged(result.message)
+        raise TrainingDivergedError(result.message)
     else:
         err.print(f"run stored: {run_id} ({store_root / run_id})", highlight=False, soft_wrap=True)
-
-
-class _Diverged(RnnlabError):
-    pass

@@ -17,11 +17,11 @@ from .common import (
     RunsDir,
     Values,
     WindowOpt,
-    _echo_json,
-    _load,
-    _stderr,
-    _stdout,
     app,
+    echo_json,
+    load_run,
+    stderr_console,
+    stdout_console,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -68,26 +68,20 @@ def forecast(
     --draw-seed, or by default the window the run drew after training (as the seed program).
     A run trained on a CSV file or a dataset forecasts past the end of its series, with timestamps.
     """
-    from ..forecast import forecast as run_forecast
+    from ..runs import forecast_values, is_recorded
 
-    run = _load(runs_dir, run_id)
+    run = load_run(runs_dir, run_id)
     steps = run.config.forecast.steps if steps is None else steps
     if steps < 1:
         raise InputError(f"--steps must be >= 1, got {steps}")
-    if run.config.data.series in ("csv", "dataset") and values is None and window is None and draw_seed is None:
+    if is_recorded(run.config.data) and values is None and window is None and draw_seed is None:
         return _forecast_series(run, steps, out, as_json)
-    from ..scaling import Scaler
-
-    scaler = Scaler.from_dict((run.info.get("data") or {}).get("scaling"))
     context, w = _context(run, values, window, draw_seed)
-    predicted = scaler.inverse(run_forecast(run.model, scaler.transform(context), steps))
+    result = forecast_values(run, context, steps)
+    predicted = result.values
     band = None
-    if run.members:  # an ensemble: the median over the members, with the 10-90 % band
-        from ..forecast import forecast_ensemble
-
-        raw = forecast_ensemble(run.members, scaler.transform(context), steps)
-        band = {key: scaler.inverse(value) for key, value in raw.items()}
-        predicted = band["median"]
+    if result.low is not None:  # an ensemble: the median over the members, with the 10-90 % band
+        band = {"median": result.values, "low": result.low, "high": result.high}
     if out is not None:
         _write_forecast_csv(out, None, predicted)
     if as_json:
@@ -100,13 +94,13 @@ def forecast(
         if band is not None:
             data["ensemble"] = {"members": len(run.members), "median": band["median"].tolist(),
                                 "p10": band["low"].tolist(), "p90": band["high"].tolist()}
-        _echo_json(data)
+        echo_json(data)
         return
     for value in context:
         print(value)
     print("----------------------------------")
     if band is not None:
-        _stderr().print(f"ensemble of {len(run.members)}: median, 10 % and 90 % of the members", highlight=False)
+        stderr_console().print(f"ensemble of {len(run.members)}: median, 10 % and 90 % of the members", highlight=False)
         for median, low, high in zip(band["median"], band["low"], band["high"]):
             print(f"{float(median)}\t{float(low)}\t{float(high)}")
         return
@@ -129,18 +123,16 @@ def _write_forecast_csv(path: Path, times, values) -> None:
 
 def _forecast_series(run: "Run", steps: int, out: Path | None, as_json: bool) -> None:
     """Forecast past the end of a csv or dataset series, with its timestamps."""
-    from ..data import future_times, prepare_stored
-    from ..forecast import forecast as run_forecast
-    from ..forecast import forecast_ensemble
+    from ..data import future_times
+    from ..runs import forecast_values, prepared_of, series_end
 
-    prepared = prepare_stored(run.config.data, run.config.train.rollout, run.info.get("data"))
-    n = prepared.context_length
-    context = prepared.scaled[-n:] if n else prepared.scaled  # scaled values
-    predicted = prepared.scaler.inverse(run_forecast(run.model, context, steps))
+    prepared = prepared_of(run)
+    window = series_end(prepared)
+    result = forecast_values(run, prepared.series.values[window.start : window.end], steps, scaler=prepared.scaler)
+    predicted = result.values
     band = None
-    if run.members:
-        band = {k: prepared.scaler.inverse(v) for k, v in forecast_ensemble(run.members, context, steps).items()}
-        predicted = band["median"]
+    if result.low is not None:
+        band = {"median": result.values, "low": result.low, "high": result.high}
     times = future_times(prepared.series, steps)
     if out is not None:
         _write_forecast_csv(out, times, predicted)
@@ -148,9 +140,9 @@ def _forecast_series(run: "Run", steps: int, out: Path | None, as_json: bool) ->
         data = {"run": run.id, "series": prepared.series.name, "times": times, "forecast": predicted.tolist()}
         if band is not None:
             data["ensemble"] = {"members": len(run.members), "p10": band["low"].tolist(), "p90": band["high"].tolist()}
-        _echo_json(data)
+        echo_json(data)
         return
-    _stderr().print(
+    stderr_console().print(
         f"{prepared.series.name}: {steps} values after the last of {len(prepared.series)}"
         + (f" ({prepared.info()['last_time']})" if times else ""),
         highlight=False,
@@ -203,11 +195,11 @@ def explain(
         raise InputError("--target is the target of --backward; give --backward too")
     from ..explain import explain_backward, explain_forward
     from ..explain.render import print_text, render
-    from ..scaling import Scaler
+    from ..runs import run_scaler
 
-    run = _load(runs_dir, run_id)
+    run = load_run(runs_dir, run_id)
     context, w = _context(run, values, window, draw_seed)
-    scaler = Scaler.from_dict((run.info.get("data") or {}).get("scaling"))
+    scaler = run_scaler(run)
     if scaler.kind != "none":
         print(f"note: the run scales its values ({scaler.kind}: (x - {scaler.offset:.6g}) / {scaler.scale:.6g}); "
               "the walk works on the scaled values the network sees", file=sys.stderr)
@@ -249,7 +241,7 @@ def explain(
         except OSError as exc:
             raise InputError(f"--out {str(out)!r} cannot be written: {exc.strerror}") from None
         print(f"wrote {out}", file=sys.stderr)
-    elif fmt == "text" and _stdout().is_terminal:
-        print_text(walk, _stdout())
+    elif fmt == "text" and stdout_console().is_terminal:
+        print_text(walk, stdout_console())
     else:
         sys.stdout.write(render(walk, fmt))

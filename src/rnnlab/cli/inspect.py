@@ -9,11 +9,11 @@ from .common import (
     Json,
     RunId,
     RunsDir,
-    _echo_json,
-    _load,
-    _num,
-    _stdout,
-    _store,
+    echo_json,
+    load_run,
+    number,
+    stdout_console,
+    open_store,
     app,
 )
 
@@ -23,10 +23,10 @@ def weights(run_id: RunId, runs_dir: RunsDir = None, as_json: Json = False) -> N
     """Every parameter of a run with its name and shape."""
     from rich.table import Table
 
-    run = _load(runs_dir, run_id)
+    run = load_run(runs_dir, run_id)
     tensors = run.model.tensors()
     if as_json:
-        _echo_json({name: {"shape": list(t.shape), "values": t.tolist()} for name, t in tensors.items()})
+        echo_json({name: {"shape": list(t.shape), "values": t.tolist()} for name, t in tensors.items()})
         return
     table = Table(title=f"parameters of {run.id}", show_lines=True)
     table.add_column("name")
@@ -36,7 +36,7 @@ def weights(run_id: RunId, runs_dir: RunsDir = None, as_json: Json = False) -> N
         rows = t.reshape(1, -1) if t.dim() == 1 else t
         text = "\n".join("  ".join(f"{v: .6f}" for v in row.tolist()) for row in rows)
         table.add_row(name, "×".join(map(str, t.shape)), text)
-    _stdout().print(table)
+    stdout_console().print(table)
 
 
 @app.command()
@@ -51,12 +51,12 @@ def evaluate(
     the test part (MAE, RMSE, MASE, sMAPE vs naive, seasonal naive and AR(p))."""
     from ..evaluate import evaluate_run
 
-    store = _store(runs_dir)
-    run = _load(runs_dir, run_id)
+    store = open_store(runs_dir)
+    run = load_run(runs_dir, run_id)
     metrics = evaluate_run(run.model, run.config, run.info.get("data"), stride, ar_order)
     store.update_metrics(run.id, metrics)
     if as_json:
-        _echo_json(metrics)
+        echo_json(metrics)
         return
     _print_evaluation(run.id, metrics)
 
@@ -66,24 +66,24 @@ def datasets(as_json: Json = False) -> None:
     """The real series bundled with statsmodels (rnnlab[datasets]): name, length, frequency."""
     from rich.table import Table
 
-    from ..datasets import list_datasets
+    from ..data.datasets import list_datasets
 
     rows = list_datasets()
     if as_json:
-        _echo_json(rows)
+        echo_json(rows)
         return
     table = Table(title="datasets (train with --dataset NAME)")
     for column in ("name", "length", "frequency", "start", "end", "missing", "description"):
         table.add_column(column, justify="right" if column in ("length", "missing") else "left")
     for row in rows:
         table.add_row(*(str(row[c]) for c in ("name", "length", "frequency", "start", "end", "missing", "description")))
-    _stdout().print(table)
+    stdout_console().print(table)
 
 
 def _print_evaluation(run_id: str, metrics: dict) -> None:
     from rich.table import Table
 
-    console = _stdout()
+    console = stdout_console()
     if "one_step_mse" in metrics:
         table = Table(title=f"{run_id}: {metrics['windows']} windows, {metrics['steps']}-step rollouts")
         table.add_column("metric")
@@ -109,6 +109,6 @@ def _print_evaluation(run_id: str, metrics: dict) -> None:
     for span, label in spans:
         for name, title in names.items():
             m = test["methods"][name][span]
-            table.add_row(title, label, *(_num(m[key]) for key in ("mae", "rmse", "mase", "smape")),
+            table.add_row(title, label, *(number(m[key]) for key in ("mae", "rmse", "mase", "smape")),
                           end_section=name == "ar")
     console.print(table)

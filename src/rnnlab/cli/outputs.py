@@ -14,8 +14,8 @@ from .common import (
     Json,
     RunId,
     RunsDir,
-    _echo_json,
-    _load,
+    echo_json,
+    load_run,
     app,
 )
 
@@ -76,10 +76,10 @@ def plot(
     """
     from ..plot import write_plots
 
-    runs = [_load(runs_dir, run_id) for run_id in run_ids]
+    runs = [load_run(runs_dir, run_id) for run_id in run_ids]
     paths = write_plots(runs, out)
     if as_json:
-        _echo_json({"runs": [run.id for run in runs], "files": [str(p) for p in paths]})
+        echo_json({"runs": [run.id for run in runs], "files": [str(p) for p in paths]})
         return
     for path in paths:
         print(path)
@@ -97,9 +97,9 @@ def report(
     """One self-contained HTML file: config, metrics, charts, weights and the hand calculation."""
     from ..report import write_report
 
-    run = _load(runs_dir, run_id)
+    run = load_run(runs_dir, run_id)
     path = write_report(run, out)
     if as_json:
-        _echo_json({"run": run.id, "report": str(path)})
+        echo_json({"run": run.id, "report": str(path)})
         return
     print(path)

@@ -9,11 +9,11 @@ from .common import (
     Json,
     RunId,
     RunsDir,
-    _echo_json,
-    _load,
-    _stderr,
-    _stdout,
-    _store,
+    echo_json,
+    load_run,
+    stderr_console,
+    stdout_console,
+    open_store,
     runs_app,
 )
 
@@ -23,9 +23,9 @@ def runs_list(runs_dir: RunsDir = None, as_json: Json = False) -> None:
     """List the runs in the catalog, oldest first."""
     from rich.table import Table
 
-    rows = _store(runs_dir).list()
+    rows = open_store(runs_dir).list()
     if as_json:
-        _echo_json(rows)
+        echo_json(rows)
         return
     table = Table()
     for column in ("id", "status", "steps", "model", "one-step MSE", "rollout RMSE"):
@@ -41,26 +41,26 @@ def runs_list(runs_dir: RunsDir = None, as_json: Json = False) -> None:
             f"{metrics['one_step_mse']:.6f}" if "one_step_mse" in metrics else "",
             f"{metrics['rollout_rmse']:.4f}" if "rollout_rmse" in metrics else "",
         )
-    _stdout().print(table)
+    stdout_console().print(table)
 
 
 @runs_app.command("show")
 def runs_show(run_id: RunId, runs_dir: RunsDir = None, as_json: Json = False) -> None:
     """A run's config, status and metrics."""
-    run = _load(runs_dir, run_id)
+    run = load_run(runs_dir, run_id)
     data = {"info": run.info, "config": run.config.to_dict(), "metrics": run.metrics}
     if as_json:
-        _echo_json(data)
+        echo_json(data)
         return
     from rich.pretty import Pretty
 
-    _stdout().print(Pretty(data))
+    stdout_console().print(Pretty(data))
 
 
 @runs_app.command("rm")
 def runs_rm(run_ids: Annotated[list[str], typer.Argument(help="Run ids to delete.")], runs_dir: RunsDir = None) -> None:
     """Delete runs: catalog row and directory."""
-    store = _store(runs_dir)
+    store = open_store(runs_dir)
     for run_id in run_ids:
         store.remove(run_id)
-        _stderr().print(f"removed {run_id}", highlight=False)
+        stderr_console().print(f"removed {run_id}", highlight=False)

@@ -44,13 +44,13 @@ from .common import (
     TestFractionOpt,
     TimeColumnOpt,
     ValFractionOpt,
-    _config,
-    _data_overrides,
-    _echo_json,
-    _finish,
-    _num,
-    _store,
-    _train_and_store,
+    build_config,
+    data_overrides,
+    echo_json,
+    finish,
+    number,
+    open_store,
+    train_and_store,
     app,
 )
 
@@ -100,7 +100,7 @@ def train(
     The series is a waveform (--series), a CSV column (--csv, --column) or a bundled dataset
     (--dataset); see 'rnnlab datasets'.
     """
-    extra = _data_overrides(
+    extra = data_overrides(
         series, csv, column, time_column, dataset, interpolate, periods, noise, context_length, horizon,
         val_fraction, test_fraction, scaling, season,
     )
@@ -109,8 +109,9 @@ def train(
         "train.schedule": schedule, "train.patience": patience, "train.rollout": rollout, "model.dropout": dropout,
         "train.engine": engine, "train.ensemble": ensemble,
     })
-    cfg = _config(preset, config, seed, steps, lr, hidden_size, cell, num_layers, readout, log_every, extra)
-    result, run_id, metrics = _train_and_store(cfg, runs_dir, quiet, name=name)
+    cfg = build_config(preset, config, seed, steps, lr, hidden_size, cell, num_layers, readout, log_every, extra)
+    stored = train_and_store(cfg, runs_dir, quiet, name=name)
+    result, run_id, metrics = stored.result, stored.run_id, stored.metrics
     summary = {
         "id": run_id,
         "status": result.status,
@@ -121,7 +122,7 @@ def train(
         "metrics": metrics,
     }
     if as_json:
-        _echo_json(summary)
+        echo_json(summary)
     else:
         print(f"run      {run_id}")
         print(f"status   {result.status} after {result.steps_done} steps in {result.seconds:.2f} s")
@@ -140,10 +141,10 @@ def train(
             test, k = metrics["test"], metrics["test"]["horizon"]
             mase = {n: m["all_steps"]["mase"] for n, m in test["methods"].items()}
             print(
-                f"test MASE ({k} steps, {test['origins']} origins)  model {_num(mase['model'])}   naive "
-                f"{_num(mase['naive'])}   seasonal naive {_num(mase['seasonal_naive'])}   AR {_num(mase['ar'])}"
+                f"test MASE ({k} steps, {test['origins']} origins)  model {number(mase['model'])}   naive "
+                f"{number(mase['naive'])}   seasonal naive {number(mase['seasonal_naive'])}   AR {number(mase['ar'])}"
             )
-    _finish(result, run_id, _store(runs_dir).root)
+    finish(result, run_id, open_store(runs_dir).root)
 
 
 @app.command()
@@ -155,10 +156,11 @@ def seed(
 ) -> None:
     """The seed program's whole session, printed in its own format, and stored as a run."""
     from ..data import series_values
-    from ..forecast import forecast
+    from ..forecasting import forecast
 
-    cfg = _config("seed", None, seed, steps)
-    result, run_id, _ = _train_and_store(cfg, runs_dir, quiet, log=print)
+    cfg = build_config("seed", None, seed, steps)
+    stored = train_and_store(cfg, runs_dir, quiet, log=print)
+    result, run_id = stored.result, stored.run_id
     model = result.model
     if result.history:
         rule = "----------------------------------"
@@ -176,4 +178,4 @@ def seed(
         print(rule)
         for value in forecast(model, context, cfg.forecast.steps):
             print(float(value))
-    _finish(result, run_id, _store(runs_dir).root)
+    finish(result, run_id, open_store(runs_dir).root)

@@ -10,7 +10,8 @@ either walk into text, markdown, latex, wolfram, json or html.
 from __future__ import annotations
 
 from .backward import BackStep, BackwardWalk, LayerBack, explain_backward
-from .forward import Check, ForwardWalk, LayerStep, Rounding, Step, Term, explain_forward
+from .forward import explain_forward
+from .records import Check, ForwardWalk, LayerStep, Rounding, Step, Term
 from .render import FORMATS, render
 
 __all__ = [

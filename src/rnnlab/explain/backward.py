@@ -47,64 +47,14 @@ decay, 0 by default).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import numpy as np
 
 from ..errors import InputError
-from .forward import Check, ForwardWalk, LayerStep, _frozen, explain_forward
+from .forward import explain_forward
+from .records import BackStep, BackwardWalk, LayerBack, LayerStep, frozen_array
 
-PARAMETER_KINDS = ("weight_ih", "bias_ih", "weight_hh", "bias_hh")
-
-
-@dataclass(frozen=True)
-class LayerBack:
-    """One layer at one time step of the backward walk."""
-
-    layer: int
-    dh_readout: np.ndarray  # (H,) share of ∂L/∂h_t sent by the readout (t = T, top layer)
-    dh_next: np.ndarray  # (H,) share sent back from step t+1 of this layer
-    dh_above: np.ndarray  # (H,) share sent down from the layer above
-    dh: np.ndarray  # (H,) ∂L/∂h_t, the sum
-    dc: np.ndarray | None  # (H,) ∂L/∂c_t after adding the share through h_t (lstm only)
-    gates: Mapping[str, np.ndarray]  # ∂L/∂(gate value), e.g. {"i": …} (rnn: {"h": ∂L/∂h_t})
-    deltas: Mapping[str, np.ndarray]  # ∂L/∂(gate pre-activation): δ^i, δ^f, … (rnn: δ = ∂L/∂a_t)
-    contributions: Mapping[str, np.ndarray]  # this step's share of each gradient, torch names
-    totals: Mapping[str, np.ndarray]  # the gradients accumulated from step T down to this one
-    dh_prev: np.ndarray  # (H,) ∂L/∂h_{t-1} sent back through time
-    dc_prev: np.ndarray | None  # (H,) ∂L/∂c_{t-1} (lstm only)
-    dx: np.ndarray  # (input,) ∂L/∂x_t sent to the layer below
-
-
-@dataclass(frozen=True)
-class BackStep:
-    """Time step t of the backward walk, layers from the top down."""
-
-    t: int
-    layers: tuple[LayerBack, ...]
-
-
-@dataclass(frozen=True)
-class BackwardWalk:
-    """The whole backward walk; every renderer reads only this."""
-
-    forward: ForwardWalk  # the forward walk over the context (exact weights)
-    target: float  # y
-    prediction: float  # ŷ_T
-    loss: float  # L = (ŷ_T - y)²
-    dL_dy_hat: float  # 2 (ŷ_T - y)
-    readout: Mapping[str, np.ndarray]  # ∂L/∂w, ∂L/∂b of a linear readout (empty for "unit")
-    steps: tuple[BackStep, ...]  # from t = T down to t = 1
-    gradients: Mapping[str, np.ndarray]  # ∂L/∂θ for every parameter, torch names
-    lr: float
-    weight_decay: float
-    updated: Mapping[str, np.ndarray]  # θ - lr · (∂L/∂θ + λ θ)
-    checks: tuple[Check, ...] = ()
-
-    @property
-    def passed(self) -> bool:
-        return all(check.passed for check in self.checks)
 
 
 def _layer_back(cell: str, nonlinearity: str, p: Mapping[str, np.ndarray], fs: LayerStep,
@@ -230,7 +180,7 @@ def explain_backward(model, context: Sequence[float], target: float, lr: float =
         dh_from_readout[-1] = dL_dy_hat
     else:
         # ∂L/∂w = ∂L/∂ŷ_T · h_T,  ∂L/∂b = ∂L/∂ŷ_T
-        readout = {"readout.weight": _frozen(dL_dy_hat * h_T[None, :]), "readout.bias": _frozen([dL_dy_hat])}
+        readout = {"readout.weight": frozen_array(dL_dy_hat * h_T[None, :]), "readout.bias": frozen_array([dL_dy_hat])}
         # ∂L/∂h_T^{(L-1)} = ∂L/∂ŷ_T · w
         dh_from_readout = dL_dy_hat * p["readout.weight"][0]
     totals = {name: np.zeros_like(value) for name, value in p.items() if not name.startswith("readout.")}
@@ -250,22 +200,22 @@ def explain_backward(model, context: Sequence[float], target: float, lr: float =
                 # ∂L/∂θ = Σ_t (the share of step t), summed from t = T down
                 totals[name] = totals[name] + value
             layers.append(LayerBack(
-                l, _frozen(share), _frozen(dh_next[l]), _frozen(dh_above), _frozen(parts["dh"]),
-                None if parts["dc"] is None else _frozen(parts["dc"]),
-                {k: _frozen(v) for k, v in parts["gates"].items()},
-                {k: _frozen(v) for k, v in parts["deltas"].items()},
-                {k: _frozen(v) for k, v in parts["contributions"].items()},
-                {k: _frozen(totals[k]) for k in parts["contributions"]},
-                _frozen(dh_prev), None if dc_prev is None else _frozen(dc_prev), _frozen(dx)))
+                l, frozen_array(share), frozen_array(dh_next[l]), frozen_array(dh_above), frozen_array(parts["dh"]),
+                None if parts["dc"] is None else frozen_array(parts["dc"]),
+                {k: frozen_array(v) for k, v in parts["gates"].items()},
+                {k: frozen_array(v) for k, v in parts["deltas"].items()},
+                {k: frozen_array(v) for k, v in parts["contributions"].items()},
+                {k: frozen_array(totals[k]) for k in parts["contributions"]},
+                frozen_array(dh_prev), None if dc_prev is None else frozen_array(dc_prev), frozen_array(dx)))
             # ∂L/∂h_{t-1} (and ∂L/∂c_{t-1}) go back to step t-1 of this layer
             dh_next[l] = dh_prev
             dc_next[l] = dc_prev if dc_prev is not None else dc_next[l]
             # the layer below receives ∂L/∂x_t of this layer as its ∂L/∂h_t|_{above}
             dh_above = dx
         back_steps.append(BackStep(t, tuple(layers)))
-    gradients = {name: _frozen(totals.get(name, readout.get(name))) for name in p}
+    gradients = {name: frozen_array(totals.get(name, readout.get(name))) for name in p}
     # θ ← θ - lr · (∂L/∂θ + λ θ)
-    updated = {name: _frozen(p[name] - lr * (gradients[name] + weight_decay * p[name])) for name in p}
+    updated = {name: frozen_array(p[name] - lr * (gradients[name] + weight_decay * p[name])) for name in p}
     checks = ()
     if check:
         from .check import backward_checks

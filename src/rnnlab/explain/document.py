@@ -12,8 +12,8 @@ from typing import Iterator, Union
 
 import numpy as np
 
-from .backward import BackwardWalk, LayerBack
-from .forward import Check, ForwardWalk, LayerStep
+from .records import BackwardWalk, LayerBack
+from .records import Check, ForwardWalk, LayerStep
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,6 @@ class Checks:
 Block = Union[Heading, Para, Equation, Table, Checks]
 
 CELL_NAMES = {"rnn": "RNN (Elman)", "lstm": "LSTM", "gru": "GRU"}
-SIGMA = "σ"
 
 EQUATIONS = {
     "rnn": [("h_t = {act}(W_ih·x_t + b_ih + W_hh·h_{{t-1}} + b_hh)",

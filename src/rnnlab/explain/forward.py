@@ -38,114 +38,16 @@ from __future__ import annotations
 
 import math
 import numbers
-from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import numpy as np
 
 from ..errors import InputError
+from .check import forward_checks
+from .records import ForwardWalk, LayerStep, Rounding, Step, Term, frozen_array
 
 # The gates stacked in weight_ih / weight_hh, in torch's order.
 GATES = {"rnn": ("h",), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
-
-
-@dataclass(frozen=True)
-class Term:
-    """One gate (for the RNN: the new state) with each term of its equation kept apart.
-
-    ``value = activation(W_ih_x + b_ih + reset ⊙ (W_hh_h + b_hh))``; ``reset`` is only set for
-    the GRU's ``n`` (it is ``r_t``), otherwise it is 1.
-    """
-
-    name: str  # "h" (rnn), "i", "f", "g", "o" (lstm), "r", "z", "n" (gru)
-    activation: str  # "tanh", "relu" or "sigmoid"
-    W_ih_x: np.ndarray  # (H,) the input's share, W_i· x_t
-    b_ih: np.ndarray  # (H,)
-    W_hh_h: np.ndarray  # (H,) the previous state's share, W_h· h_{t-1}
-    b_hh: np.ndarray  # (H,)
-    reset: np.ndarray | None  # (H,) r_t for the GRU's n, else None
-    preactivation: np.ndarray  # (H,) the sum inside the activation
-    value: np.ndarray  # (H,) activation(preactivation)
-
-
-@dataclass(frozen=True)
-class LayerStep:
-    """One layer at one time step: its input, the state before, the terms, the state after."""
-
-    layer: int
-    x: np.ndarray  # (input_size,) x_t, or h_t of the layer below
-    h_prev: np.ndarray  # (H,) h_{t-1}
-    c_prev: np.ndarray | None  # (H,) c_{t-1} (lstm only)
-    terms: tuple[Term, ...]  # the gates in torch's order
-    c: np.ndarray | None  # (H,) c_t (lstm only)
-    tanh_c: np.ndarray | None  # (H,) tanh(c_t) (lstm only)
-    h: np.ndarray  # (H,) h_t
-
-
-@dataclass(frozen=True)
-class Step:
-    """One time step through every layer, and the readout's prediction."""
-
-    t: int  # 0-based position in the walk
-    x: float  # the input value x_t
-    fed_back: bool  # True when x_t is the prediction of the step before (past the context)
-    layers: tuple[LayerStep, ...]
-    y_hat: float  # ŷ_t, the readout of the top layer's h_t
-    w_h: float | None = None  # linear readout: w · h_t (ŷ_t = w_h + b)
-    b: float | None = None  # linear readout: b
-
-
-@dataclass(frozen=True)
-class Check:
-    """The framework's own output for the same inputs and weights, against the hand values."""
-
-    framework: str  # e.g. "torch float32 (the model as stored)"
-    hand: tuple[float, ...]  # ŷ_t by hand, every step
-    reference: tuple[float, ...]  # ŷ_t from the framework, every step
-    max_abs_diff: float
-    tolerance: float  # passes when |hand - reference| <= tolerance · max(1, |reference|)
-    passed: bool
-
-
-@dataclass(frozen=True)
-class Rounding:
-    """How far the result moves when every weight is rounded to ``decimals`` decimals."""
-
-    decimals: int
-    max_weight_change: float  # largest |rounded - exact| over all parameters
-    exact: tuple[float, ...]  # predictions by hand with the exact weights
-    rounded: tuple[float, ...]  # predictions by hand with the rounded weights
-    shift: tuple[float, ...]  # rounded - exact
-
-
-@dataclass(frozen=True)
-class ForwardWalk:
-    """The whole forward walk; every renderer reads only this."""
-
-    cell: str  # "rnn", "lstm" or "gru"
-    nonlinearity: str  # the rnn's activation
-    hidden_size: int
-    num_layers: int
-    readout: str  # "unit" or "linear"
-    parameters: Mapping[str, np.ndarray]  # float64 values the hand calculation used, torch names
-    context: tuple[float, ...]
-    ahead: int
-    decimals: int | None
-    steps: tuple[Step, ...]
-    prediction: float  # the first prediction after the context
-    predictions: list[float]  # the first prediction, then the `ahead` fed-back ones
-    checks: tuple[Check, ...] = ()
-    rounding: Rounding | None = None
-
-    @property
-    def passed(self) -> bool:
-        return all(check.passed for check in self.checks)
-
-
-def _frozen(array) -> np.ndarray:
-    value = np.array(array, dtype=np.float64)
-    value.setflags(write=False)
-    return value
 
 
 def sigmoid(a: np.ndarray) -> np.ndarray:
@@ -182,9 +84,9 @@ def model_parameters(model, decimals: int | None = None) -> dict[str, np.ndarray
         raise InputError(f"decimals must be an integer >= 0, got {decimals!r}")
     exact = {name: t.detach().double().cpu().numpy() for name, t in model.tensors().items()}
     if decimals is None:
-        return {name: _frozen(p) for name, p in exact.items()}
+        return {name: frozen_array(p) for name, p in exact.items()}
     # what a person copying the printed weights writes down
-    return {name: _frozen(np.round(p, decimals)) for name, p in exact.items()}
+    return {name: frozen_array(np.round(p, decimals)) for name, p in exact.items()}
 
 
 def _term(name, activation, x, h_prev, W_ih, b_ih, W_hh, b_hh, reset=None) -> Term:
@@ -200,8 +102,8 @@ def _term(name, activation, x, h_prev, W_ih, b_ih, W_hh, b_hh, reset=None) -> Te
         a = W_ih_x + b_ih + reset * (W_hh_h + b_hh)
     # value = act(a)
     value = ACTIVATIONS[activation](a)
-    return Term(name, activation, *map(_frozen, (W_ih_x, b_ih, W_hh_h, b_hh)),
-                None if reset is None else _frozen(reset), _frozen(a), _frozen(value))
+    return Term(name, activation, *map(frozen_array, (W_ih_x, b_ih, W_hh_h, b_hh)),
+                None if reset is None else frozen_array(reset), frozen_array(a), frozen_array(value))
 
 
 def cell_step(cell: str, nonlinearity: str, p: Mapping[str, np.ndarray], layer: int,
@@ -220,7 +122,7 @@ def cell_step(cell: str, nonlinearity: str, p: Mapping[str, np.ndarray], layer: 
     if cell == "rnn":
         # h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)
         h_term = gate("h", nonlinearity)
-        return LayerStep(layer, _frozen(x), _frozen(h_prev), None, (h_term,), None, None, h_term.value)
+        return LayerStep(layer, frozen_array(x), frozen_array(h_prev), None, (h_term,), None, None, h_term.value)
     if cell == "lstm":
         # i_t = σ(W_ii x_t + b_ii + W_hi h_{t-1} + b_hi)
         i = gate("i", "sigmoid")
@@ -235,8 +137,8 @@ def cell_step(cell: str, nonlinearity: str, p: Mapping[str, np.ndarray], layer: 
         # h_t = o_t ⊙ tanh(c_t)
         tanh_c = np.tanh(c)
         h = o.value * tanh_c
-        return LayerStep(layer, _frozen(x), _frozen(h_prev), _frozen(c_prev), (i, f, g, o),
-                         _frozen(c), _frozen(tanh_c), _frozen(h))
+        return LayerStep(layer, frozen_array(x), frozen_array(h_prev), frozen_array(c_prev), (i, f, g, o),
+                         frozen_array(c), frozen_array(tanh_c), frozen_array(h))
     # r_t = σ(W_ir x_t + b_ir + W_hr h_{t-1} + b_hr)
     r = gate("r", "sigmoid")
     # z_t = σ(W_iz x_t + b_iz + W_hz h_{t-1} + b_hz)
@@ -245,7 +147,7 @@ def cell_step(cell: str, nonlinearity: str, p: Mapping[str, np.ndarray], layer: 
     n = gate("n", "tanh", reset=r.value)
     # h_t = (1 - z_t) ⊙ n_t + z_t ⊙ h_{t-1}
     h = (1.0 - z.value) * n.value + z.value * h_prev
-    return LayerStep(layer, _frozen(x), _frozen(h_prev), None, (r, z, n), None, None, _frozen(h))
+    return LayerStep(layer, frozen_array(x), frozen_array(h_prev), None, (r, z, n), None, None, frozen_array(h))
 
 
 def readout_terms(readout: str, p: Mapping[str, np.ndarray], h_top: np.ndarray) -> tuple[float, float | None, float | None]:
@@ -315,8 +217,6 @@ def explain_forward(model, context: Sequence[float], ahead: int = 0, decimals: i
                             tuple(r - e for r, e in zip(predictions, exact)))
     checks = ()
     if check:
-        from .check import forward_checks
-
         checks = forward_checks(model, parameters, steps)
     return ForwardWalk(*shape, parameters, values, ahead, decimals, steps, predictions[0], predictions,
                        checks, rounding)

@@ -16,9 +16,9 @@ import math
 import numpy as np
 
 from ..errors import InputError
-from .backward import BackwardWalk
+from .records import BackwardWalk
 from .document import Checks, Equation, Heading, Para, Table, blocks, number
-from .forward import Check, ForwardWalk
+from .records import Check, ForwardWalk
 
 FORMATS = ("text", "markdown", "latex", "wolfram", "json", "html")
 

@@ -1,6 +1,11 @@
-"""The fast engine: compiled (numba, float64, CPU) forward pass, BPTT and training loops.
+"""The compiled engine: numba kernels (float64, CPU) for the forward pass, BPTT and training loops.
 
-``train_fast(config)`` is what ``rnnlab.train.train`` calls for ``train.engine = "fast"``.
+Arrays in, arrays out: nothing here imports the trainers (``rnnlab.training.compiled`` drives
+it). ``layout`` places a model's tensors in one flat vector, ``problem`` holds a training problem
+as a named tuple, ``kernels`` the cells forward and backward, ``loop`` the general training loop,
+``special`` the seed's case compiled on its own, ``rollout`` the full-batch rollout of a one-layer
+rnn, ``mt`` CPython's Mersenne Twister.
+
 Importing this package imports numba. The compiled functions are cached on disk (``cache=True``):
 next to the modules in ``__pycache__``; where that folder is not writable (a read-only install),
 numba uses its user cache folder, ``$NUMBA_CACHE_DIR`` when set; and where no folder can be
@@ -12,7 +17,7 @@ from __future__ import annotations
 
 def _import():
     try:
-        from . import engine, layout
+        from . import kernels, loop, mt, rollout, special
     except RuntimeError as exc:  # numba: "cannot cache function ...: no locator available"
         if "cannot cache" not in str(exc):
             raise
@@ -21,15 +26,13 @@ def _import():
         import numba
 
         numba.config.CACHE_DIR = tempfile.mkdtemp(prefix="rnnlab-numba-")
-        from . import engine, layout
-    return engine, layout
+        from . import kernels, loop, mt, rollout, special
+    return kernels, loop, mt, rollout, special
 
 
-_engine, _layout = _import()
-check_supported = _engine.check_supported
-train_fast = _engine.train_fast
-run_fast = _engine.run_fast
-Layout = _layout.Layout
-layout = _layout.layout
+kernels, loop, mt, rollout, special = _import()
 
-__all__ = ["Layout", "check_supported", "layout", "run_fast", "train_fast"]
+from .layout import Layout, layout  # noqa: E402
+from .problem import Problem  # noqa: E402
+
+__all__ = ["Layout", "Problem", "kernels", "layout", "loop", "mt", "rollout", "special"]

@@ -9,7 +9,7 @@ Two ways of choosing the windows of a step:
   over ``series[start:]`` per start gives the prediction after every context starting there,
   and the loss is the mean over all windows.
 
-With rollout training (``hyper[6]`` = R > 1 values after each context) the loss of a window is
+With rollout training (``p.rollout`` = R > 1 values after each context) the loss of a window is
 the mean over k = 1…R of (ŷ_k − y_k)², ŷ_k for k > 1 being the prediction after feeding ŷ_{k−1}
 back as the next input (``kernels.rollout_loss_grad``); windows are drawn as the torch engine's
 ``RandomWindows`` with R targets (``low`` = min_length + R), the full batch is every such window,
@@ -17,8 +17,8 @@ each run on its own, or for a one-layer rnn all at once (``rollout.py``).
 
 Optimizers follow torch's update rules (``torch.optim.SGD`` with momentum and weight decay,
 ``Adam``, ``AdamW``), and ``clip`` clips the gradient's global norm as
-``torch.nn.utils.clip_grad_norm_`` does. ``hyper`` = [momentum, weight_decay, beta1, beta2, eps,
-clip] and optionally rollout R; ``lrs[i]`` is the learning rate of step ``step0 + i``.
+``torch.nn.utils.clip_grad_norm_`` does; their constants are fields of the ``Problem``
+(``problem.py``). ``lrs[i]`` is the learning rate of step ``step0 + i``.
 """
 
 from __future__ import annotations
@@ -31,13 +31,15 @@ from numba import njit, prange
 from .kernels import last_step_loss_grad, rollout_loss_grad, sequence_loss_grad, step, workspace
 from . import rollout as shared
 from .mt import randint
+from .problem import ADAMW, SGD
 
-SGD, ADAM, ADAMW = 0, 1, 2
 
 
 @njit(cache=True, error_model="numpy")
-def _update(theta, grad, lr, opt, hyper, m, v, step_number):
-    momentum, decay, beta1, beta2, eps, clip = hyper[0], hyper[1], hyper[2], hyper[3], hyper[4], hyper[5]
+def _update(theta, grad, lr, p, m, v, step_number):
+    """One optimizer step of ``p.optimizer`` on theta in place, after clipping grad's norm."""
+    opt, momentum, decay, clip = p.optimizer, p.momentum, p.weight_decay, p.clip
+    beta1, beta2, eps = p.beta1, p.beta2, p.eps
     P = theta.shape[0]
     if clip > 0.0:
         total = 0.0
@@ -75,13 +77,14 @@ def _update(theta, grad, lr, opt, hyper, m, v, step_number):
 
 
 @njit(cache=True, error_model="numpy")
-def train_steps(theta, spec, offsets, series, last, low, full, batch, state, step0, lrs, opt, hyper, m, v, losses):
-    """Run len(lrs) steps on ``theta`` in place; losses[i] gets step i's loss (before its update).
+def train_steps(p, theta, state, step0, lrs, m, v, losses):
+    """Run len(lrs) steps of problem ``p`` on ``theta`` in place; losses[i] gets step i's loss
+    (before its update); ``state`` is the generator's, ``m`` and ``v`` the optimizer's.
 
-    series: (last + 1,) the training series; low = min_length + 1 (the shortest window plus its
-    target). Returns (steps done, restored): it stops at the first non-finite loss, and when the
-    update before it produced non-finite weights, restores the weights from before that update.
+    Returns (steps done, restored): it stops at the first non-finite loss, and when the update
+    before it produced non-finite weights, restores the weights from before that update.
     """
+    spec, offsets, series, last, low, full, batch = p.spec, p.offsets, p.series, p.last, p.low, p.full, p.batch
     P = theta.shape[0]
     work = workspace(spec, last + 1)
     grad = np.zeros(P)
@@ -89,7 +92,7 @@ def train_steps(theta, spec, offsets, series, last, low, full, batch, state, ste
     preds = np.zeros(last + 1)
     dpreds = np.zeros(last + 1)
     weights = np.zeros(last + 1)
-    rollout = int(hyper[6]) if hyper.shape[0] > 6 else 1
+    rollout = p.rollout
     windows = 0
     if full == 1:
         for start in range(0, last - low + 1):
@@ -148,20 +151,20 @@ def train_steps(theta, spec, offsets, series, last, low, full, batch, state, ste
                     return i, 1
             return i, 0
         backup[:] = theta
-        _update(theta, grad, lrs[i], opt, hyper, m, v, step0 + i + 1)
+        _update(theta, grad, lrs[i], p, m, v, step0 + i + 1)
     return lrs.shape[0], 0
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
-def train_many(thetas, spec, offsets, series, last, low, full, batch, states, step0, lrs, opt, hyper, ms, vs, losses, done):
-    """``train_steps`` for many models at once (one row each), in parallel over the CPU cores."""
+def train_many(p, thetas, states, step0, lrs, ms, vs, losses, done):
+    """``train_steps`` for many models at once (one row each), in parallel over the CPU cores.
+
+    done[n] = (steps done, weights restored) of model n; a model with fewer than step0 steps
+    done stopped earlier (diverged) and is left as it is."""
     for n in prange(thetas.shape[0]):
         if done[n, 0] < step0:  # stopped earlier (diverged): leave it as it is
             continue
-        steps, restored = train_steps(
-            thetas[n], spec, offsets, series, last, low, full, batch, states[n], step0, lrs, opt, hyper,
-            ms[n], vs[n], losses[n],
-        )
+        steps, restored = train_steps(p, thetas[n], states[n], step0, lrs, ms[n], vs[n], losses[n])
         done[n, 0] = step0 + steps
         done[n, 1] = restored
 

@@ -136,8 +136,10 @@ def _run(units, relu, linear, th, series, last, low, st, lrs, losses, backup, gr
 
 
 @njit(cache=True, error_model="numpy")
-def train_one(units, relu, linear, theta, series, last, low, state, lrs, losses):
-    """``loop.train_steps`` for this case: theta (P,), state (625,) advanced in place."""
+def train_one(units, p, theta, state, lrs, losses):
+    """``loop.train_steps`` for this case: theta (P,), state (625,) advanced in place;
+    ``units`` = ``units(hidden_size)``, the compile-time hidden size."""
+    relu, linear, series, last, low = p.spec[1], p.spec[4], p.series, p.last, p.low
     H = len(units)
     th, st = theta.copy(), state.copy()
     out = _run(units, relu, linear, th, series, last, low, st, lrs, losses, th.copy(), np.zeros(th.shape[0]),
@@ -148,8 +150,9 @@ def train_one(units, relu, linear, theta, series, last, low, state, lrs, losses)
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
-def train_many(units, relu, linear, thetas, series, last, low, states, step0, lrs, losses, done):
+def train_many(units, p, thetas, states, step0, lrs, losses, done):
     """``loop.train_many`` for this case: one row per model, the models split evenly over the threads."""
+    relu, linear, series, last, low = p.spec[1], p.spec[4], p.series, p.last, p.low
     H = len(units)
     for n in prange(thetas.shape[0]):
         if done[n, 0] < step0:  # stopped earlier (diverged): leave it as it is

@@ -78,7 +78,7 @@ class Trainings:
             return self.jobs.get(job_id)
 
     def start(self, config: RunConfig, name: str | None = None) -> Job:
-        from ..train import resolve_seed
+        from ..training import resolve_seed
 
         config = resolve_seed(config)
         job = Job(uuid.uuid4().hex[:12], config, name, config.train.steps)
@@ -97,7 +97,7 @@ class Trainings:
         return job
 
     def _run(self, job: Job) -> None:
-        from ..train import train
+        from ..pipeline import train_and_store
 
         started_lock = _START.acquire()
 
@@ -114,13 +114,13 @@ class Trainings:
 
         try:
             try:
-                result = train(job.config, on_step=on_step, should_stop=job.stop.is_set)
+                stored = train_and_store(job.config, self.store, on_step=on_step, should_stop=job.stop.is_set,
+                                         name=job.name)
             finally:
                 release()
-            metrics = _evaluate(result) if result.history else {}
-            job.run_id = self.store.save(result, metrics, name=job.name)
-            job.message = result.message
-            job.state = result.status
+            job.run_id = stored.run_id
+            job.message = "; ".join(m for m in (stored.result.message, stored.evaluation_error) if m)
+            job.state = stored.result.status
         except RnnlabError as exc:
             job.message, job.state = str(exc), "failed"
         except Exception as exc:  # a bug: keep the server up, say what happened
@@ -137,16 +137,6 @@ class Trainings:
         deadline = time.time() + wait
         for job in jobs:
             job.done.wait(max(0.0, deadline - time.time()))
-
-
-def _evaluate(result) -> dict:
-    """Metrics as the command line stores them; none when they cannot be computed."""
-    from ..evaluate import evaluate_result
-
-    try:
-        return evaluate_result(result)
-    except RnnlabError:
-        return {}
 
 
 class TooManyTrainings(RnnlabError):

@@ -78,13 +78,10 @@ def report_function():
 
 
 def dataset_names() -> list[str] | None:
-    """Names of the bundled datasets, or None when rnnlab.datasets is absent."""
-    try:
-        from .. import datasets
-    except ImportError:
-        return None
-    table = getattr(datasets, "DATASETS", None)  # name -> description: no data is read
-    return list(table) if isinstance(table, Mapping) else None
+    """Names of the bundled datasets (no data is read)."""
+    from ..data.datasets import DATASETS
+
+    return list(DATASETS)
 
 
 def csv_field() -> str | None:
@@ -217,7 +214,7 @@ def framework_steps(model, inputs: list[float]) -> dict[str, list]:
 
 def scaler_of(run):
     """The scaling a run was trained with (stored with its data info); none for the seed's runs."""
-    from ..scaling import Scaler
+    from ..data import Scaler
 
     info = run.info if isinstance(run.info, Mapping) else {}
     data = info.get("data") if isinstance(info.get("data"), Mapping) else {}
@@ -230,7 +227,7 @@ def chart(run, model, start: int, end: int, steps: int, members=None) -> dict[st
     Chart values are in the series' units; ``inputs`` (what the cell reads at each step, the
     predictions fed back) are in the model's units, scaled as in training.
     """
-    from ..forecast import forecast
+    from ..forecasting import forecast
 
     config = run.config
     series = series_of(config)
@@ -245,7 +242,7 @@ def chart(run, model, start: int, end: int, steps: int, members=None) -> dict[st
     inputs = scaled_context + scaled_forecast[:-1]  # what the cell reads at each step
     band = None
     if members and len(members) > 1:  # an ensemble: the median and the 10-90 % band of its members
-        from ..forecast import forecast_ensemble
+        from ..forecasting import forecast_ensemble
 
         spread = forecast_ensemble(members, scaled_context, steps)
         band = {key: [float(v) for v in scaler.inverse(spread[key])] for key in ("median", "low", "high")}

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from .sources import Series, finish_series
-from .errors import InputError
+from ..errors import InputError
 
 # name -> (description, frequency)
 DATASETS = {

@@ -32,9 +32,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .config import RunConfig
-from .data import Prepared, Window, every_training_window, prepare, readout_warning, training_windows
-from .model import SequenceModel
+from ..config import RunConfig
+from ..data import Prepared, Window, every_training_window, prepare, readout_warning, training_windows
+from ..forecasting import forecast_at
+from ..model import SequenceModel
+from .common import FiniteGuard, StepCallback, TrainResult, loop_control, make_optimizer, make_schedule
 
 
 def _readout(model: SequenceModel, h: torch.Tensor) -> torch.Tensor:
@@ -114,24 +116,14 @@ def rollout_predictions(model: SequenceModel, series: torch.Tensor, windows: lis
     return torch.stack(values, dim=1)  # (batch, steps)
 
 
-def _targets(series: torch.Tensor, windows: list[Window], steps: int) -> torch.Tensor:
+def targets_of(series: torch.Tensor, windows: list[Window], steps: int) -> torch.Tensor:
+    """The ``steps`` values after each window's context: (batch, steps)."""
     index = torch.tensor([list(range(w.end, w.end + steps)) for w in windows])  # (batch, steps)
     return series[index]
 
 
-def _schedule(config: RunConfig, optimizer):
-    t = config.train
-    if t.schedule == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=t.steps)
-    if t.schedule == "step":
-        return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=[t.steps // 2, (3 * t.steps) // 4], gamma=0.1)
-    return None
-
-
 def validation_loss(model: SequenceModel, prepared: Prepared, steps: int) -> float | None:
     """Mean squared error (scaled units) of ``steps``-step rollouts from every origin of the validation part."""
-    from .evaluate import forecast_at
-
     split = prepared.split
     steps = min(steps, split.val_size)
     origins = list(range(split.train_end, split.val_end - steps + 1))
@@ -148,31 +140,29 @@ def validation_loss(model: SequenceModel, prepared: Prepared, steps: int) -> flo
 def train_windows(
     config: RunConfig,
     *,
-    on_step: Callable[[int, int, float], None] | None = None,
+    on_step: StepCallback | None = None,
     should_stop: Callable[[], bool] | None = None,
-    interrupted=None,
     prepared: Prepared | None = None,
-):
-    """Train as the module docstring says; ``config.seed`` must be set. Returns a ``TrainResult``."""
+) -> TrainResult:
+    """Train as the module docstring says; ``config.seed`` must be set."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # these cells are tiny: one thread is several times faster than many
     try:
-        return _train_windows(config, on_step, should_stop, interrupted, prepared)
+        with loop_control(config.train.steps, on_step, should_stop) as control:
+            return _train_windows(config, control, prepared)
     finally:
         torch.set_num_threads(threads)
 
 
-def _train_windows(config: RunConfig, on_step, should_stop, interrupted, prepared):
-    from .train import FiniteGuard, TrainResult, _make_optimizer
-
+def _train_windows(config: RunConfig, control, prepared: Prepared | None) -> TrainResult:
     t = config.train
     prepared = prepared or prepare(config.data, t.rollout)
     warnings = [w for w in [readout_warning(prepared, config.model.readout)] if w]
     rng = random.Random(config.seed)
     torch.manual_seed(config.seed)
     model = SequenceModel(config.model)  # initial weights drawn first, as the seed does
-    optimizer = _make_optimizer(config, model)
-    scheduler = _schedule(config, optimizer)
+    optimizer = make_optimizer(config, model)
+    scheduler = make_schedule(config, optimizer)
     model.train()
 
     series = torch.tensor(prepared.scaled.tolist(), dtype=torch.float32)  # (length,) scaled
@@ -188,12 +178,12 @@ def _train_windows(config: RunConfig, on_step, should_stop, interrupted, prepare
     status, message = "completed", ""
     started = time.perf_counter()
     for step in range(1, t.steps + 1):
-        if (interrupted is not None and interrupted.is_set()) or (should_stop is not None and should_stop()):
-            status, message = "interrupted", f"stopped after {len(history)} of {t.steps} steps"
+        if control.stopped():
+            status, message = "interrupted", control.stop_message(len(history))
             break
         windows = full_batch if full_batch is not None else [sampler.draw() for _ in range(t.batch_size)]
         predictions = rollout_predictions(model, series, windows, t.rollout)  # (batch, rollout)
-        loss = F.mse_loss(predictions, _targets(series, windows, t.rollout))
+        loss = F.mse_loss(predictions, targets_of(series, windows, t.rollout))
         value = loss.item()
         if not math.isfinite(value):
             status, message = "diverged", guard.diverged(value, step, len(history), t.lr)
@@ -207,8 +197,7 @@ def _train_windows(config: RunConfig, on_step, should_stop, interrupted, prepare
         if scheduler is not None:
             scheduler.step()
         history.append(value)
-        if on_step is not None:
-            on_step(step, t.steps, value)
+        control.report(step, value)
         if has_validation and (step % t.val_every == 0 or step == t.steps):
             val = validation_loss(model, prepared, t.rollout)
             if val is not None:
@@ -229,10 +218,7 @@ def _train_windows(config: RunConfig, on_step, should_stop, interrupted, prepare
         message = (message + "; " if message else "") + f"best validation loss {best_loss:.6g} at step {best_step} restored"
     model.eval()
     context = sampler.draw()
-    extra = {
-        "data": prepared.info(),
-        "warnings": warnings,
-        "validation": [[s, v] for s, v in val_history],
-        "best_step": best_step or None,
-    }
-    return TrainResult(config, model, history, status, seconds, context, message, extra)
+    return TrainResult(
+        config, model, history, status, seconds, context, message, data=prepared.info(), warnings=warnings,
+        validation=val_history, best_step=best_step or None,
+    )

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import InputError
+from ..errors import InputError
 
 
 @dataclass(frozen=True)
@@ -33,10 +33,10 @@ def future_times(series: Series, steps: int) -> list[str] | None:
     import pandas as pd
 
     stamps = pd.date_range(start=pd.Timestamp(series.times[-1]), periods=steps + 1, freq=series.frequency)[1:]
-    return [_iso(t) for t in stamps]
+    return [iso_time(t) for t in stamps]
 
 
-def _iso(stamp) -> str:
+def iso_time(stamp) -> str:
     import pandas as pd
 
     stamp = pd.Timestamp(stamp)

@@ -1,7 +1,8 @@
 """Autoregressive forecasting: feed each prediction back as the next input.
 
 ``forecast`` carries the recurrent state forward, so K values cost K cell steps after the
-context (O(K)). ``forecast_rerun`` is the seed program's way — re-run the whole, growing sequence
+context (O(K)). ``forecast_at`` forecasts from many origins of one series (backtests, validation).
+``forecast_rerun`` is the seed program's way — re-run the whole, growing sequence
 from a zero state for every new value (O(K²)); it gives the same numbers and is kept as the
 reference the tests compare against.
 """
@@ -163,3 +164,47 @@ def forecast_rerun(model: SequenceModel, context: Sequence[float], steps: int) -
         sequence = torch.cat([sequence, value.unsqueeze(-1)], dim=1)
         out.append(float(value))
     return np.array(out, dtype=np.float64)
+
+
+def _cat_states(states: list):
+    if isinstance(states[0], tuple):  # lstm: (h, c), each (layers, 1, hidden)
+        return tuple(torch.cat(parts, dim=1) for parts in zip(*states))
+    return torch.cat(states, dim=1)  # (layers, batch, hidden)
+
+
+@torch.no_grad()
+def forecast_at(
+    model: SequenceModel, values: np.ndarray, origins: Sequence[int], steps: int, context_length: int = 0
+) -> np.ndarray:
+    """Forecasts of ``steps`` values after each origin t (from ``values[:t]``): (origins, steps).
+
+    ``context_length`` N > 0: the context is ``values[t-N:t]``; 0: the whole history
+    ``values[:t]``, run once through the cell, its state kept at each origin.
+    ``values`` are in the model's (scaled) units.
+    """
+    origins = [int(o) for o in origins]
+    if not origins:
+        return np.zeros((0, steps))
+    if context_length:
+        contexts = np.stack([values[o - context_length : o] for o in origins])  # (batch, N)
+        return forecast_batch(model, contexts, steps)
+    x = torch.tensor(np.asarray(values, dtype=np.float64), dtype=torch.float32).view(1, -1, 1)  # (1, time, 1)
+    first = min(origins)
+    prediction, state = model(x[:, :first])  # (1, first)
+    value = prediction[:, -1]  # (1,)
+    wanted = set(origins)
+    firsts, states = {}, {}
+    for t in range(first, max(origins) + 1):
+        if t in wanted:
+            firsts[t], states[t] = value, state
+        if t < max(origins):
+            prediction, state = model(x[:, t : t + 1], state)  # one step: (1, 1, 1) in
+            value = prediction[:, -1]
+    value = torch.cat([firsts[o] for o in origins]).view(-1, 1)  # (batch, 1)
+    state = _cat_states([states[o] for o in origins])
+    out = [value]
+    for _ in range(steps - 1):
+        prediction, state = model(value.unsqueeze(-1), state)  # (batch, 1, 1) in
+        value = prediction[:, -1:]
+        out.append(value)
+    return torch.cat(out, dim=1).double().numpy()  # (batch, steps)

@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .errors import InputError, RunCorruptError
+from ..errors import InputError, RunCorruptError
 
 KINDS = ("none", "standard", "minmax")
 

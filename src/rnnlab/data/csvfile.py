@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .sources import Series, finish_series
-from .errors import InputError
+from ..errors import InputError
 
 MISSING = {"", "na", "nan", "n/a", "null", "none", "-", "?"}
 _COMMA_DECIMAL = re.compile(r"^[-+]?\d+,\d+$")

@@ -1,0 +1,216 @@
+"""A series ready to train on: loaded, split by time, scaled, its window shape settled.
+
+A series comes from one of three sources behind one function, ``load_series``: a waveform
+computed from its formula (``waveforms.py``), a column of a CSV file (``csvfile.py``), or a dataset
+shipped with statsmodels (``datasets.py``). ``prepare`` then splits it by time into train /
+validation / test parts, fits the scaling on the training part only, and settles the window shape.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..config import WAVEFORMS, DataConfig
+from ..errors import InputError
+from .scaling import Scaler, fit_scaler
+from .sources import Series, iso_time
+from .waveforms import waveform_values
+
+
+def series_values(data: DataConfig) -> np.ndarray:
+    """The series, float64, shape (length,): the waveform (``waveform_values``) or the loaded values."""
+    if data.series not in WAVEFORMS:
+        return load_series(data).values
+    return waveform_values(data)
+
+
+# -- any series ------------------------------------------------------------------------------------
+
+
+def load_series(data: DataConfig) -> Series:
+    """The series the config names, checked: at least 3 finite values, no missing ones left."""
+    if data.series == "csv":
+        from .csvfile import read_csv_series
+
+        series = read_csv_series(data.csv, data.column, data.time_column, data.interpolate)
+    elif data.series == "dataset":
+        from .datasets import load_dataset
+
+        series = load_dataset(data.dataset, data.interpolate)
+    else:
+        return Series(data.series, waveform_values(data))
+    return series
+
+
+# -- split, scaling, window shape -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Split:
+    """Positions of the parts, in time order: train [0, train_end), val [train_end, val_end),
+    test [val_end, length). Never shuffled across the boundaries."""
+
+    train_end: int
+    val_end: int
+    length: int
+
+    @property
+    def val_size(self) -> int:
+        return self.val_end - self.train_end
+
+    @property
+    def test_size(self) -> int:
+        return self.length - self.val_end
+
+    def to_dict(self) -> dict:
+        return {"train_end": self.train_end, "val_end": self.val_end, "length": self.length}
+
+
+def split_series(length: int, val_fraction: float, test_fraction: float) -> Split:
+    """Split ``length`` values by time; each held-out part gets round(fraction·length) values."""
+    test = int(round(length * test_fraction))
+    val = int(round(length * val_fraction))
+    if test_fraction > 0:
+        test = max(test, 1)
+    if val_fraction > 0:
+        val = max(val, 1)
+    return Split(length - val - test, length - test, length)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A series ready for training and evaluation: split, scaled, with its concrete settings."""
+
+    series: Series
+    scaled: np.ndarray  # (length,) float64: scaler.transform(series.values)
+    scaler: Scaler
+    split: Split
+    context_length: int  # 0: variable-length windows (the seed's)
+    season: int  # season of the seasonal-naive baseline (1: none found)
+    targets: int  # values after each training context the loss covers (train.rollout)
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def train(self) -> np.ndarray:
+        return self.scaled[: self.split.train_end]
+
+    def info(self) -> dict:
+        """What is stored with a run to invert its outputs and place its forecasts in time."""
+        return {
+            "series": self.series.name,
+            "length": len(self.series),
+            "split": self.split.to_dict(),
+            "scaling": self.scaler.to_dict(),
+            "context_length": self.context_length,
+            "season": self.season,
+            "frequency": self.series.frequency,
+            "last_time": None if self.series.times is None else iso_time(self.series.times[-1]),
+            "interpolated": list(self.series.missing),
+        }
+
+
+def detect_season(values: np.ndarray, max_lag: int | None = None) -> int:
+    """The season of a series: the first local peak (lag >= 2) of the autocorrelation of the
+    detrended values that reaches 90 % of the highest peak (peaks below 0.2 do not count); 1 if
+    there is none."""
+    x = np.asarray(values, dtype=np.float64)
+    n = len(x)
+    if n < 8:
+        return 1
+    t = np.arange(n)
+    x = x - np.polyval(np.polyfit(t, x, 1), t)  # remove a linear trend
+    x = x - x.mean()
+    denominator = float(x @ x)
+    if denominator == 0:
+        return 1
+    max_lag = min(max_lag or n // 2, n // 2)
+    acf = np.array([float(x[: n - k] @ x[k:]) / denominator for k in range(max_lag + 1)])
+    peaks = [k for k in range(2, max_lag) if acf[k] > acf[k - 1] and acf[k] >= acf[k + 1] and acf[k] > 0.2]
+    if not peaks:
+        return 1
+    highest = max(acf[k] for k in peaks)
+    return next(k for k in peaks if acf[k] >= 0.9 * highest)  # the first of the near-highest peaks
+
+
+def prepare(data: DataConfig, targets: int = 1) -> Prepared:
+    """Load, split, scale and settle the window shape; refuse settings the series cannot hold.
+
+    ``targets``: values after each training context (1, or train.rollout).
+    """
+    series = load_series(data)
+    waveform = data.series in WAVEFORMS
+    length = len(series)
+    val_fraction = data.val_fraction if data.val_fraction is not None else (0.0 if waveform else 0.1)
+    test_fraction = data.test_fraction if data.test_fraction is not None else (0.0 if waveform else 0.2)
+    split = split_series(length, val_fraction, test_fraction)
+    train_values = series.values[: split.train_end]
+    if split.train_end < 3:
+        raise InputError(f"the training part holds {split.train_end} values of {length}; it needs at least 3")
+
+    if data.season:
+        season = data.season
+    elif waveform:
+        season = data.points_per_period
+    else:
+        season = detect_season(train_values)
+
+    if data.context_length is not None:
+        context_length = data.context_length
+    elif waveform:
+        context_length = 0
+    else:
+        context_length = min(max(2 * season, 8), max(1, split.train_end - targets - 1))
+    if context_length and context_length + targets > split.train_end:
+        raise InputError(
+            f"data.context_length ({context_length}) + {targets} target value(s) must fit in the training "
+            f"part ({split.train_end} of {length} values); give a shorter data.context_length"
+        )
+    if not context_length and data.min_length + targets > split.train_end - 1:
+        raise InputError(
+            f"data.min_length ({data.min_length}) + {targets} target value(s) must be <= "
+            f"{split.train_end - 1} (training part of {split.train_end} values)"
+        )
+    if split.test_size and data.horizon > split.test_size:
+        raise InputError(
+            f"data.horizon ({data.horizon}) is longer than the test part ({split.test_size} values); "
+            f"give a smaller data.horizon or a larger data.test_fraction"
+        )
+
+    kind = data.scaling if data.scaling != "auto" else ("none" if waveform else "minmax")
+    scaler = fit_scaler(kind, train_values, what=f"series {series.name!r}")
+    scaled = scaler.transform(series.values)
+    return Prepared(series, scaled, scaler, split, context_length, season, targets)
+
+
+def prepare_stored(data: DataConfig, targets: int, stored: dict | None) -> Prepared:
+    """``prepare`` for a stored run: the split and scaling stored with it (run.json "data")."""
+    prepared = prepare(data, targets)
+    if not stored:
+        return prepared
+    length = len(prepared.series)
+    if stored.get("length") not in (None, length):
+        raise InputError(
+            f"series {prepared.series.name!r} holds {length} values, but the run was trained on "
+            f"{stored['length']}; train a new run on the changed series"
+        )
+    scaler = Scaler.from_dict(stored.get("scaling"))
+    split = Split(**stored["split"]) if stored.get("split") else prepared.split
+    return dataclasses.replace(prepared, scaler=scaler, scaled=scaler.transform(prepared.series.values), split=split)
+
+
+def readout_warning(prepared: Prepared, readout: str) -> str | None:
+    """The ``unit`` readout is a tanh unit: values beyond ±1 are out of its reach."""
+    if readout != "unit":
+        return None
+    peak = float(np.max(np.abs(prepared.scaled)))
+    if peak <= 1.0:
+        return None
+    return (
+        f"the scaled series reaches {peak:.3g}, beyond the (-1, 1) range of the 'unit' readout (a tanh unit); "
+        f"use model.readout = 'linear' or data.scaling = 'minmax'"
+    )
+
+

@@ -1,0 +1,107 @@
+"""The held-out test part: a rolling-origin backtest of the network against the baselines.
+
+At every origin t of the test part (every ``stride``-th, as long as K values follow), each method
+sees the values before t and forecasts the next K = ``data.horizon`` values. Scored one step ahead
+(the first value) and over all K steps, in the series' own units (``metrics.py``).
+
+The methods: the network (context: the last ``context_length`` values, or the whole history
+for variable-length windows; fed back K−1 times; outputs unscaled), naive, seasonal naive and
+AR(p) (``baselines.py``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..config import WAVEFORMS, RunConfig
+from ..data import Prepared, prepare_stored
+from ..errors import InputError
+from ..forecasting import forecast_at
+from ..model import SequenceModel
+from .baselines import choose_ar, naive_forecasts, seasonal_naive_forecasts
+from .metrics import mase_scale, metrics
+from .seedtask import evaluate_ensemble, evaluate_seed_task
+
+
+def backtest_origins(prepared: Prepared, horizon: int, stride: int = 1) -> list[int]:
+    """Origins of the backtest: every ``stride``-th position of the test part with ``horizon`` values after it."""
+    split = prepared.split
+    if not split.test_size:
+        raise InputError("the series has no test part; train with data.test_fraction > 0 (--test-fraction)")
+    if horizon > split.test_size:
+        raise InputError(f"horizon ({horizon}) is longer than the test part ({split.test_size} values)")
+    if stride < 1:
+        raise InputError(f"stride must be >= 1, got {stride}")
+    return list(range(split.val_end, split.length - horizon + 1, stride))
+
+
+def evaluate_test(
+    model: SequenceModel,
+    prepared: Prepared,
+    horizon: int,
+    stride: int = 1,
+    ar_order: int = 0,
+) -> dict:
+    """The rolling-origin backtest of the module docstring: every method, one step and K steps."""
+    values = prepared.series.values
+    train = values[: prepared.split.train_end]
+    origins = backtest_origins(prepared, horizon, stride)
+    if prepared.context_length and origins[0] < prepared.context_length:
+        raise InputError(f"data.context_length ({prepared.context_length}) is longer than the history at the test part")
+    season = prepared.season
+    ar = choose_ar(train, season, ar_order)
+    model.eval()
+    scaled = forecast_at(model, prepared.scaled, origins, horizon, prepared.context_length)
+    forecasts = {
+        "model": prepared.scaler.inverse(scaled),
+        "naive": naive_forecasts(values, origins, horizon),
+        "seasonal_naive": seasonal_naive_forecasts(values, origins, horizon, season),
+        "ar": ar.forecast(values, origins, horizon),
+    }
+    truth = np.array([values[o : o + horizon] for o in origins])  # (origins, horizon)
+    scale = mase_scale(train, season)
+    methods = {
+        name: {
+            "one_step": metrics(f[:, :1], truth[:, :1], scale),
+            "all_steps": metrics(f, truth, scale),
+        }
+        for name, f in forecasts.items()
+    }
+    return {
+        "series": prepared.series.name,
+        "test_start": prepared.split.val_end,
+        "test_length": prepared.split.test_size,
+        "origins": len(origins),
+        "stride": stride,
+        "horizon": horizon,
+        "season": season,
+        "ar_order": ar.order,
+        "methods": methods,
+    }
+
+
+def evaluate_run(
+    model: SequenceModel, config: RunConfig, stored: dict | None = None, stride: int = 1, ar_order: int = 0
+) -> dict:
+    """The evaluation a run gets: the test-part backtest when the series has a test part, and the
+    seed task for waveforms. ``stored``: the split and scaling stored with the run."""
+    prepared = prepare_stored(config.data, config.train.rollout, stored)
+    result: dict = {}
+    if config.data.series in WAVEFORMS:
+        result = evaluate_seed_task(model, config.data, config.forecast.steps, prepared.scaler)
+    if prepared.split.test_size:
+        result["test"] = evaluate_test(model, prepared, config.data.horizon, stride, ar_order)
+    return result
+
+
+def evaluate_result(result) -> dict:
+    """The metrics stored with a freshly trained run (``TrainResult``): ``evaluate_run``, plus the
+    spread of the members for an ensemble; ``{}`` when no step finished."""
+    if not result.history:
+        return {}
+    config = result.config
+    metrics = evaluate_run(result.model, config, result.data)
+    members = getattr(result, "members", None) or ()
+    if len(members) > 1:
+        metrics = {**metrics, "ensemble": evaluate_ensemble(config, members, config.forecast.steps)}
+    return metrics

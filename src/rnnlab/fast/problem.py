@@ -1,0 +1,47 @@
+"""One training problem for the compiled loops, as a named tuple numba compiles against.
+
+A ``Problem`` holds everything a compiled loop needs besides the weights, the optimizer state and
+the generator state: the model's layout (``spec``, ``offsets`` from ``layout.Layout``), the
+training series, how windows are drawn and the optimizer's constants. Plain numbers and arrays
+only: numba types a named tuple field by field, and every loop reads the fields by name.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from .layout import Layout
+
+SGD, ADAM, ADAMW = 0, 1, 2
+
+
+class Problem(NamedTuple):
+    spec: np.ndarray  # int64 (7,): Layout.spec
+    offsets: np.ndarray  # int64 (layers, 4): Layout.offsets
+    series: np.ndarray  # float64 (last + 1,): the (scaled) training series
+    last: int  # index of the last training value
+    min_length: int  # the shortest context
+    rollout: int  # R: values after each context the loss covers (fed back R - 1 times)
+    low: int  # min_length + rollout: the shortest window with its targets
+    full: int  # 1: every window at every step; 0: ``batch`` sampled windows per step
+    batch: int  # windows per sampled step
+    optimizer: int  # SGD, ADAM or ADAMW
+    momentum: float  # SGD's momentum
+    weight_decay: float
+    beta1: float  # Adam's betas and eps (torch's defaults)
+    beta2: float
+    eps: float
+    clip: float  # clip the gradient's global norm to this (0: off)
+
+    @classmethod
+    def build(cls, lay: Layout, series: np.ndarray, *, min_length: int, rollout: int = 1, batch_size: int = 1,
+              optimizer: int = SGD, momentum: float = 0.0, weight_decay: float = 0.0, clip: float = 0.0) -> "Problem":
+        """The problem of training ``lay``'s model on ``series`` (batch_size 0: the full batch)."""
+        series = np.ascontiguousarray(series, dtype=np.float64)
+        return cls(
+            lay.spec, lay.offsets, series, len(series) - 1, int(min_length), int(rollout),
+            int(min_length + rollout), int(batch_size == 0), max(int(batch_size), 1), int(optimizer),
+            float(momentum), float(weight_decay), 0.9, 0.999, 1e-8, float(clip),
+        )

@@ -1,0 +1,100 @@
+"""A stored run as a forecaster: its scaling, its series and contexts, its forecast and band.
+
+Every consumer of a stored run (the ``forecast`` command, charts and the report, the web page)
+forecasts through ``forecast_values``: the context in the series' units is scaled as in training,
+fed to the model (or to every member of an ensemble: their median and 10–90 % band), and the
+outputs are unscaled. A run of a csv or dataset series forecasts past the end of its series
+(``series_end``); a waveform run from the window it drew after training (``stored_window``) or
+any other context.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from .config import WAVEFORMS, DataConfig
+from .data import Prepared, Scaler, Window, prepare_stored, true_value
+from .errors import InputError
+from .forecasting import forecast, forecast_ensemble
+from .store import Run
+
+
+def run_scaler(run: Run) -> Scaler:
+    """The scaling a run's model works in (stored with its data info); none for the seed's runs."""
+    info = run.info if isinstance(run.info, Mapping) else {}
+    data = info.get("data") if isinstance(info.get("data"), Mapping) else {}
+    return Scaler.from_dict(data.get("scaling"))
+
+
+def is_recorded(data: DataConfig) -> bool:
+    """Whether the series was read from data (a csv file or a dataset) rather than computed."""
+    return data.series not in WAVEFORMS
+
+
+def stored_window(run: Run) -> Window:
+    """The context the run drew after training, as a window of its training series."""
+    context = run.info.get("context")
+    if not context:
+        raise InputError(f"run {run.id!r} has no stored forecast context (it was stopped before drawing one)")
+    start, end = (int(v) for v in context)
+    return Window(start, end)
+
+
+def prepared_of(run: Run) -> Prepared:
+    """The run's series prepared as in training: the split and scaling stored with it."""
+    return prepare_stored(run.config.data, run.config.train.rollout, run.info.get("data"))
+
+
+def series_end(prepared: Prepared) -> Window:
+    """The context a recorded series forecasts from: its last ``context_length`` values (or all)."""
+    length = len(prepared.series)
+    return Window(length - prepared.context_length if prepared.context_length else 0, length)
+
+
+def baseline(data: DataConfig, series: np.ndarray, last_index: int) -> np.ndarray:
+    """The true series at 0..last_index: the known series, then, for a waveform, its noiseless
+    continuation (a series read from data ends with the data)."""
+    values = list(series[: last_index + 1])
+    if not is_recorded(data):
+        values += [true_value(data, index) for index in range(len(series), last_index + 1)]
+    return np.array(values, dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """A forecast after one context, in the model's (scaled) units and in the series' units."""
+
+    context: np.ndarray  # (time,) the context in the series' units
+    fed: np.ndarray  # (time,) the context as the model reads it (scaled)
+    scaled: np.ndarray  # (steps,) the model's values (an ensemble's median), scaled
+    values: np.ndarray  # (steps,) the same in the series' units
+    low: np.ndarray | None  # (steps,) an ensemble's 10 % band in the series' units, else None
+    high: np.ndarray | None  # (steps,) its 90 % band
+    members: int  # models behind the forecast (1: a single model)
+    scaler: Scaler
+
+
+def forecast_values(
+    run: Run, context: Sequence[float], steps: int, *, model=None, members: Sequence | None = None,
+    scaler: Scaler | None = None,
+) -> Forecast:
+    """Forecast ``steps`` values after ``context`` (series' units) with the run's model (or
+    ``model``, an edited copy), or the median of its members (``members`` defaults to the run's)."""
+    if steps < 1:
+        raise InputError(f"steps must be >= 1, got {steps}")
+    scaler = run_scaler(run) if scaler is None else scaler
+    context = np.asarray(context, dtype=np.float64)
+    fed = scaler.transform(context)
+    members = run.members if members is None and model is None else members
+    low = high = None
+    if members and len(members) > 1:
+        spread = forecast_ensemble(members, fed.tolist(), steps)
+        scaled, low, high = spread["median"], scaler.inverse(spread["low"]), scaler.inverse(spread["high"])
+    else:
+        scaled = forecast(run.model if model is None else model, fed.tolist(), steps)
+        members = ()
+    scaled = np.asarray(scaled, dtype=np.float64)
+    return Forecast(context, fed, scaled, scaler.inverse(scaled), low, high, max(1, len(members)), scaler)

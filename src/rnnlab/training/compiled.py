@@ -1,0 +1,224 @@
+"""The compiled engine as a trainer: one driver for 1…N models of one config.
+
+``train_compiled(config)`` gives the same ``TrainResult`` as the torch engine: it seeds Python's
+``random`` and torch with ``config.seed``, builds the ``SequenceModel`` (so the initial weights
+are torch's), copies its weights into a flat float64 vector, runs the compiled loop
+(``fast.loop``, or ``fast.special`` for the seed's case: a 1-layer rnn trained by plain
+per-sample SGD) and copies the result back into the model. Windows are drawn by a numba copy of
+CPython's Mersenne Twister started from ``random.Random(seed)``'s state, so they are the windows
+the torch engine draws, and the state is handed back to Python afterwards for the forecast
+context. Losses and weights are float64 (the torch engine computes in float32).
+
+``run_compiled(config, seeds)`` trains one model per seed at once (an ensemble: member i is the
+model of seed ``seeds[i]``), in a parallel compiled loop over the models.
+
+Supported: cells rnn (tanh, relu), lstm, gru; 1–2 layers; readouts unit and linear; optimizers
+sgd (with momentum), adam, adamw; weight decay; gradient clipping; the seed's one window per step,
+sampled minibatches (``train.batch_size`` windows per step) and the full batch
+(``train.batch_size`` 0: every window at every step); rollout training (``train.rollout`` R > 1:
+the loss over R predictions, each fed back as the next input, backpropagated through the
+feedback); schedules constant, cosine and step; any series ``data.prepare`` gives with the
+seed's variable-length windows (``context_length`` 0). Anything else raises ``ConfigError``
+naming the setting.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from ..config import RunConfig
+from ..data import Prepared, RandomWindows, Window, prepare, readout_warning
+from ..errors import ConfigError
+from ..fast import Layout, Problem, layout, loop, mt, special
+from ..model import SequenceModel
+from .common import StepCallback, TrainResult, diverged_message, is_seed_loop, loop_control, resolve_seed
+
+OPTIMIZER_CODE = {"sgd": 0, "adam": 1, "adamw": 2}
+MAX_LAYERS = 2
+MAX_HIDDEN = 256
+CHUNK_STEPS = 1000  # steps per compiled call for one model: progress and Ctrl-C between calls
+MEMBER_STEPS_PER_CALL = 200_000  # member-steps per compiled call for many models
+
+
+def check_supported(config: RunConfig) -> None:
+    """Raise ConfigError for a configuration the compiled engine does not implement."""
+    m, t, d = config.model, config.train, config.data
+    problems = [
+        (m.num_layers <= MAX_LAYERS, f"model.num_layers = {m.num_layers}: the fast engine has 1 or 2 layers"),
+        (m.hidden_size <= MAX_HIDDEN, f"model.hidden_size = {m.hidden_size}: the fast engine is for small models (<= {MAX_HIDDEN} units, no BLAS)"),
+        (m.dropout == 0, f"model.dropout = {m.dropout}: the fast engine has no dropout"),
+        (d.horizon == 1, f"data.horizon = {d.horizon}: the fast engine trains and scores one value per window"),
+        (t.patience == 0, f"train.patience = {t.patience}: the fast engine has no validation loop for early stopping"),
+        (t.loss == "mse", f"train.loss = {t.loss!r}: the fast engine implements mse only"),
+        (not d.context_length, f"data.context_length = {d.context_length}: the fast engine draws the seed's variable-length windows only (set data.context_length = 0)"),
+    ]
+    for ok, message in problems:
+        if not ok:
+            raise ConfigError(f"{message}; use --engine torch")
+
+
+def problem(config: RunConfig) -> tuple[Layout, Problem, Prepared]:
+    """The model's layout, everything the compiled loop needs besides the weights, and the prepared series."""
+    t = config.train
+    prepared = prepare(config.data, t.rollout)
+    if prepared.context_length:  # csv and dataset series default to fixed contexts
+        raise ConfigError(
+            f"data.context_length = {prepared.context_length} (the default for {config.data.series} series): "
+            "the fast engine draws the seed's variable-length windows only; set data.context_length = 0 "
+            "or use --engine torch"
+        )
+    size = prepared.split.train_end
+    # The torch engine trains on float32 tensors of the (scaled) series: use the same values.
+    series = np.asarray(prepared.scaled[:size], dtype=np.float32).astype(np.float64)  # (size,)
+    lay = layout(config.model)
+    return lay, Problem.build(
+        lay, series, min_length=config.data.min_length, rollout=t.rollout, batch_size=t.batch_size,
+        optimizer=OPTIMIZER_CODE[t.optimizer], momentum=t.momentum, weight_decay=t.weight_decay,
+        clip=t.clip_grad,
+    ), prepared
+
+
+def learning_rates(config: RunConfig, first: int, count: int) -> np.ndarray:
+    """Learning rate of steps first+1 … first+count, as the torch engine's schedulers set it."""
+    t = config.train
+    index = np.arange(first, first + count, dtype=np.float64)  # steps already taken
+    if t.schedule == "cosine":  # CosineAnnealingLR(T_max=steps), eta_min 0
+        return t.lr * (1.0 + np.cos(np.pi * index / t.steps)) / 2.0
+    if t.schedule == "step":  # MultiStepLR at 1/2 and 3/4 of the steps, gamma 0.1
+        drops = (index >= t.steps // 2).astype(int) + (index >= (3 * t.steps) // 4).astype(int)
+        return t.lr * 0.1**drops
+    return np.full(count, t.lr, dtype=np.float64)
+
+
+def initial_model(config: RunConfig, seed: int) -> SequenceModel:
+    """The torch model a run seeded with ``seed`` starts from (torch.manual_seed, then build)."""
+    torch.manual_seed(seed)
+    return SequenceModel(config.model)
+
+
+def load_into(model: SequenceModel, lay: Layout, theta: np.ndarray) -> None:
+    """Copy a flat float64 vector into a SequenceModel's parameters."""
+    model.load_tensors({name: torch.from_numpy(value) for name, value in lay.unpack(theta).items()})
+
+
+@dataclass
+class CompiledRun:
+    """What ``run_compiled`` produced for models of seeds ``seeds``."""
+
+    models: list[SequenceModel]  # one per seed, trained, in eval mode
+    thetas: np.ndarray  # (models, P) the trained weights in float64 (before the float32 copy)
+    layout: Layout
+    prepared: Prepared
+    history: list[float]  # each step's loss (the median over the models still running)
+    status: str
+    message: str  # why it stopped early (for one model; many: see ``diverged``)
+    seconds: float
+    context: Window  # the window model 0's generator draws after training, as its own run
+    diverged: list[int]  # models whose loss became NaN or infinite (they keep their last finite weights)
+
+
+def _medians(losses: np.ndarray) -> list[float]:
+    """The median over the models still running at each step (rows: models), up to the first
+    step where none is."""
+    if np.isfinite(losses).all():
+        return np.median(losses, axis=0).tolist()
+    medians = []
+    for column in losses.T:
+        finite = column[np.isfinite(column)]
+        if finite.size == 0:
+            break
+        medians.append(float(np.median(finite)))
+    return medians
+
+
+def run_compiled(
+    config: RunConfig,
+    seeds: Sequence[int],
+    *,
+    on_step: StepCallback | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> CompiledRun:
+    """Train one model per seed with the compiled loop; see the module docstring."""
+    check_supported(config)
+    lay, p, prepared = problem(config)
+    count, total = len(seeds), config.train.steps
+    rngs = [random.Random(seed) for seed in seeds]
+    models = [initial_model(config, seed) for seed in seeds]
+    thetas = np.stack([lay.pack(m.tensors()) for m in models])  # (models, P)
+    states = np.stack([mt.state_of(rng) for rng in rngs])  # (models, 625)
+    moments = np.zeros_like(thetas), np.zeros_like(thetas)  # Adam's m and v, SGD's momentum in m
+    done = np.zeros((count, 2), dtype=np.int64)  # per model: steps done, weights restored
+    chunk = CHUNK_STEPS if count == 1 else MEMBER_STEPS_PER_CALL // count
+    chunk = max(1, min(total, chunk))
+    seed_case = special.applies(config)
+    units = special.units(config.model.hidden_size)  # the seed case's compile-time hidden size
+    history: list[float] = []
+    status, message, step0 = "completed", "", 0
+    started = time.perf_counter()
+    with loop_control(total, on_step, should_stop) as control:
+        while step0 < total:
+            if control.stopped():
+                status, message = "interrupted", control.stop_message(step0)
+                break
+            steps = min(chunk, total - step0)
+            losses = np.full((count, steps), np.nan)
+            lrs = learning_rates(config, step0, steps)
+            if seed_case:  # the seed's case, compiled on its own (same numbers)
+                special.train_many(units, p, thetas, states, step0, lrs, losses, done)
+            else:
+                loop.train_many(p, thetas, states, step0, lrs, moments[0], moments[1], losses, done)
+            medians = _medians(losses)
+            for i, median in enumerate(medians):
+                history.append(median)
+                control.report(step0 + i + 1, median)
+            step0 += steps
+            if not (done[:, 0] == step0).any():  # every model diverged
+                break
+    seconds = time.perf_counter() - started
+    diverged = [i for i in range(count) if done[i, 0] < step0]
+    if status == "completed" and count == 1 and diverged:  # many models: the caller sums them up
+        steps_done, restored = int(done[0, 0]), bool(done[0, 1])
+        status = "diverged"
+        message = diverged_message(losses[0, steps_done - (step0 - steps)], steps_done + 1,
+                                   steps_done - 1 if restored else steps_done, config.train.lr)
+    for model, theta in zip(models, thetas):
+        load_into(model, lay, theta)
+        model.eval()
+    mt.load_state(rngs[0], states[0])
+    # the window drawn after training, as the seed program draws its generation context
+    context = RandomWindows(p.last, config.data.min_length, config.train.rollout, rngs[0]).draw()
+    return CompiledRun(models, thetas, lay, prepared, history, status, message, seconds, context, diverged)
+
+
+def result_fields(config: RunConfig, prepared: Prepared) -> dict:
+    """The typed ``TrainResult`` fields the windowed torch loop reports (none for the seed loop)."""
+    if is_seed_loop(config):
+        return {}
+    warning = readout_warning(prepared, config.model.readout)
+    return {"data": prepared.info(), "warnings": [warning] if warning else []}
+
+
+def train_compiled(
+    config: RunConfig,
+    *,
+    on_step: StepCallback | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> TrainResult:
+    """Train one model with the compiled loop; returns a ``TrainResult`` like the torch engine."""
+    return train_compiled_exact(config, on_step=on_step, should_stop=should_stop)[0]
+
+
+def train_compiled_exact(config: RunConfig, **kwargs) -> tuple[TrainResult, dict[str, np.ndarray]]:
+    """``train_compiled``, also returning the trained weights in float64 by name (before the
+    float32 copy into the model): what the tests compare with float64 references."""
+    config = resolve_seed(config)
+    run = run_compiled(config, [config.seed], **kwargs)
+    result = TrainResult(config, run.models[0], run.history, run.status, run.seconds, run.context, run.message,
+                         **result_fields(config, run.prepared))
+    return result, run.layout.unpack(run.thetas[0])
