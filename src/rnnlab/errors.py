@@ -2,7 +2,8 @@
 
 Every message names the offending value and what was expected, e.g.
 ``"hidden_size must be >= 1, got 0"``. The command line prints ``error: <message>`` and exits
-with ``exit_code`` (2 for a usage error, 1 for anything else); the web layer maps them to 4xx.
+with ``exit_code`` (2 for a usage error, 1 for anything else); the web layer answers with
+``http_status``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ class RnnlabError(Exception):
     """Base class: a problem the user can fix, reported in one line."""
 
     exit_code = 1
+    http_status = 400
 
 
 class ConfigError(RnnlabError):
@@ -29,9 +31,19 @@ class InputError(RnnlabError):
 class RunNotFoundError(RnnlabError):
     """No run with the given id exists in the runs directory."""
 
+    http_status = 404
+
 
 class RunCorruptError(RnnlabError):
     """A stored run cannot be loaded: missing or truncated file, or mismatching shapes."""
+
+    http_status = 409
+
+
+class MissingDependencyError(RnnlabError):
+    """An optional dependency (an extra such as ``rnnlab[datasets]``) is not installed."""
+
+    http_status = 501
 
 
 class TrainingDivergedError(RnnlabError):

@@ -19,6 +19,7 @@ import sys
 import typer
 
 from ..errors import RnnlabError
+from ..optional import missing_message
 from . import training, forecasting, inspect, runs, outputs  # noqa: F401, I001  (registers the commands, in this order)
 from .common import app
 
@@ -38,4 +39,10 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:
         print("error: aborted", file=sys.stderr)
         return 130
+    except ImportError as exc:  # an optional dependency missing where no command checked for it
+        message = missing_message(getattr(exc, "name", None) or "")
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
+        return 1
     return result if isinstance(result, int) else 0

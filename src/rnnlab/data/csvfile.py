@@ -19,17 +19,14 @@ import numpy as np
 
 from .sources import Series, finish_series
 from ..errors import InputError
+from ..optional import require
 
 MISSING = {"", "na", "nan", "n/a", "null", "none", "-", "?"}
 _COMMA_DECIMAL = re.compile(r"^[-+]?\d+,\d+$")
 
 
 def _pandas():
-    try:
-        import pandas as pd
-    except ImportError:  # pragma: no cover - pandas comes with the datasets extra
-        raise InputError("reading CSV files needs pandas: pip install 'rnnlab[datasets]'") from None
-    return pd
+    return require("pandas", "reading CSV files")
 
 
 def _read_text(path: str) -> str:

@@ -9,6 +9,7 @@ import numpy as np
 
 from .sources import Series, finish_series
 from ..errors import InputError
+from ..optional import require
 
 # name -> (description, frequency)
 DATASETS = {
@@ -19,22 +20,10 @@ DATASETS = {
 }
 
 
-def _statsmodels_datasets():
-    try:
-        import pandas  # noqa: F401
-        from statsmodels import datasets
-    except ImportError:
-        raise InputError(
-            "the bundled datasets need statsmodels and pandas: pip install 'rnnlab[datasets]'"
-        ) from None
-    return datasets
-
-
 def _raw(name: str):
     """(values with NaN, timestamps) of a dataset."""
-    import pandas as pd
-
-    datasets = _statsmodels_datasets()
+    pd = require("pandas", "the bundled datasets")
+    datasets = require("statsmodels.datasets", "the bundled datasets")
     if name == "sunspots":
         frame = datasets.sunspots.load_pandas().data
         times = pd.DatetimeIndex(pd.to_datetime(frame["YEAR"].astype(int).astype(str), format="%Y"))

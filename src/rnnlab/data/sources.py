@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import InputError
+from ..optional import require
 
 
 @dataclass(frozen=True)
@@ -30,14 +31,14 @@ def future_times(series: Series, steps: int) -> list[str] | None:
     """Timestamps of the ``steps`` values after the series (ISO dates), or None without a frequency."""
     if series.times is None or series.frequency is None:
         return None
-    import pandas as pd
+    pd = require("pandas", "dates and times of a series")
 
     stamps = pd.date_range(start=pd.Timestamp(series.times[-1]), periods=steps + 1, freq=series.frequency)[1:]
     return [iso_time(t) for t in stamps]
 
 
 def iso_time(stamp) -> str:
-    import pandas as pd
+    pd = require("pandas", "dates and times of a series")
 
     stamp = pd.Timestamp(stamp)
     return stamp.date().isoformat() if stamp == stamp.normalize() else stamp.isoformat()
@@ -71,7 +72,7 @@ def finish_series(name: str, values: np.ndarray, times, interpolate: bool, label
         values[missing] = np.interp(missing, positions[finite], values[finite])
     frequency = None
     if times is not None:
-        import pandas as pd
+        pd = require("pandas", "dates and times of a series")
 
         index = pd.DatetimeIndex(times)
         if len(index) >= 3:
