@@ -14,7 +14,6 @@ import html
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-
 from . import __version__
 from .errors import RnnlabError
 
@@ -86,10 +85,12 @@ def _flatten(data: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]
 
 
 def _summary(run) -> str:
+    from .plot import run_label
+
     info = run.info
     rows = [
         ["run", _e(run.id)],
-        ["name", _e(info.get("name", run.id))],
+        ["name", _e(run_label(run))],
         ["created", _e(info.get("created", ""))],
         ["status", _e(run.status)],
         ["steps done", _e(f"{len(run.history)} of {run.config.train.steps}")],
@@ -177,12 +178,12 @@ def _metrics(run) -> str:
 
 
 def _forecast(run) -> str:
-    from .plot import forecast_figure, forecast_table, run_forecast_data
+    from .plot import forecast_figure, forecast_table, run_forecast_data, table_cell
 
     data = run_forecast_data(run)
     rows = forecast_table(data)
     names = list(rows[0])
-    body = [[_e(row["index"])] + [_e("" if row[n] is None else repr(row[n])) for n in names[1:]] for row in rows]
+    body = [[_e(row["index"])] + [_e(table_cell(row[n])) for n in names[1:]] for row in rows]
     return (
         _image(forecast_figure(data, title=f"{data.label}: baseline, input and prediction"), "forecast chart")
         + "<details><summary>The values behind the chart</summary>"
@@ -192,11 +193,11 @@ def _forecast(run) -> str:
 
 
 def _loss(run) -> str:
-    from .plot import loss_figure
+    from .plot import loss_figure, run_label
 
     if not run.history:
         return '<p class="missing">No loss history: the run stopped before its first training step.</p>'
-    return _image(loss_figure({run.info.get("name") or run.id: run.history}), "loss curve")
+    return _image(loss_figure({run_label(run): run.history}), "loss curve")
 
 
 def _states(run) -> str:
@@ -251,7 +252,9 @@ _BUILDERS: dict[str, tuple[str, Callable]] = {
 
 def build_report(run) -> str:
     """The report of a loaded run as one HTML document (a string)."""
-    label = run.info.get("name") or run.id
+    from .plot import run_label
+
+    label = run_label(run)
     body = []
     for section in SECTIONS:
         heading, builder = _BUILDERS[section]
@@ -278,9 +281,7 @@ def build_report(run) -> str:
 
 def write_report(run, out: str | Path | None = None) -> Path:
     """Render the report, then write it atomically to ``out`` (default: ``RUN_DIR/report.html``)."""
-    from .plot import write_files
-
-    from .plot import prepare_dir
+    from .plot import prepare_dir, write_files
 
     path = Path(out) if out is not None else Path(run.path) / "report.html"
     if path.is_dir():
