@@ -141,3 +141,5 @@ class Trainings:
 
 class TooManyTrainings(RnnlabError):
     """More trainings than the playground runs at once."""
+
+    http_status = 429

@@ -1,0 +1,1 @@
+"""The playground's endpoints, one ``APIRouter`` per part; ``create_app`` includes them in order."""

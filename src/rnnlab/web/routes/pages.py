@@ -1,0 +1,39 @@
+"""The page and its static files (plotly from the installed package: the page loads nothing remote)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter
+from fastapi.responses import FileResponse, HTMLResponse, Response
+
+WEB = Path(__file__).resolve().parent.parent  # rnnlab/web: templates/ and static/
+
+router = APIRouter()
+
+
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+def page():
+    return HTMLResponse((WEB / "templates" / "index.html").read_text(encoding="utf-8"))
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+def favicon():
+    return Response(status_code=204)
+
+
+@router.get("/static/plotly.min.js", include_in_schema=False)
+def plotly_js():
+    import plotly
+
+    return FileResponse(Path(plotly.__file__).parent / "package_data" / "plotly.min.js", media_type="text/javascript")
+
+
+@router.get("/static/app.js", include_in_schema=False)
+def app_js():
+    return FileResponse(WEB / "static" / "app.js", media_type="text/javascript")
+
+
+@router.get("/static/app.css", include_in_schema=False)
+def app_css():
+    return FileResponse(WEB / "static" / "app.css", media_type="text/css")
