@@ -238,10 +238,23 @@ def test_fixed_windows_have_the_fixed_length():
     assert {w.length for w in windows} == {8} and max(w.end for w in windows) == 47
 
 
-def test_horizon_longer_than_the_test_part_is_refused(tmp_path):
-    path = write(tmp_path, "v\n" + "\n".join(str(i % 7) for i in range(40)) + "\n")
-    with pytest.raises(InputError, match=r"data.horizon \(12\) is longer than the test part \(8 values\)"):
-        prepare(DataConfig(series="csv", csv=path, horizon=12))
+def test_a_horizon_longer_than_the_test_part_does_not_block_training(tmp_path):
+    # the horizon only sizes the backtest: it is shortened to the test part, never refused
+    from rnnlab.evaluate import evaluate_test
+    from rnnlab.model import SequenceModel
+    from rnnlab.config import ModelConfig
+
+    path = write(tmp_path, "v\n" + "\n".join(str(1 + i % 7) for i in range(40)) + "\n")
+    prepared = prepare(DataConfig(series="csv", csv=path, horizon=12, season=7), 3)
+    assert prepared.split.test_size == 8
+    result = evaluate_test(SequenceModel(ModelConfig(readout="linear")), prepared, horizon=12)
+    assert result["horizon"] == 8 and result["origins"] == 1
+
+
+def test_a_series_too_short_for_one_window_names_the_minimum(tmp_path):
+    path = write(tmp_path, "v\n1\n2\n3\n4\n")
+    with pytest.raises(InputError, match=r"the training part holds 2 values of 4; it needs at least 3"):
+        prepare(DataConfig(series="csv", csv=path))
 
 
 def test_context_longer_than_the_series_is_refused(tmp_path):

@@ -29,7 +29,10 @@ SCHEDULES = ("constant", "cosine", "step")
 WAVEFORMS = ("sine", "cosine", "square", "sawtooth", "triangle", "damped_sine", "sines")
 SERIES = WAVEFORMS + ("csv", "dataset")
 DATASETS = ("sunspots", "nile", "co2", "elnino")
-SCALINGS = ("auto", "none", "standard", "minmax")
+SCALINGS = ("auto", "none", "standard", "minmax", "changes")
+TRANSFORMS = ("auto", "none", "log")
+SEASONALS = ("auto", "none", "classical")
+LEVELS = ("auto", "none", "last")
 
 
 def _require(ok: bool, message: str) -> None:
@@ -91,11 +94,22 @@ class DataConfig:
     val_fraction: float | None = None
     # fraction at the end held out for testing (None: 0 for waveforms, 0.2 for csv and dataset)
     test_fraction: float | None = None
-    # "none", "standard" (mean 0, std 1) or "minmax" (to [-1, 1]), fitted on the training part;
-    # "auto": none for waveforms, minmax for csv and dataset series
+    # "none", "standard" (mean 0, std 1), "minmax" (to [-1, 1]) or "changes" (one-step changes of
+    # std 1), fitted on the training part; "auto": none for waveforms, changes for csv and dataset
     scaling: str = "auto"
-    # season length for seasonal-naive forecasts (0: detected from the training part)
+    # season length (0: from the dates' frequency, else detected from the training part)
     season: int = 0
+    # "log" or "none" before anything else; "auto": log for a csv or dataset series of positive values
+    transform: str = "none"
+    # "classical" (minus seasonal indices of a classical decomposition of the training part) or
+    # "none"; "auto": classical for csv and dataset series with a season
+    seasonal: str = "none"
+    # "last": each fixed context is read relative to its last value, so a trend extrapolates;
+    # "none": absolute values; "auto": last for csv and dataset series, none for waveforms
+    level: str = "none"
+    # after the backtest on the held-out parts, train the model that forecasts on every value
+    # (csv and dataset series)
+    refit: bool = False
 
     def __post_init__(self) -> None:
         _one_of("data.series", self.series, SERIES)
@@ -123,7 +137,8 @@ class DataConfig:
         if self.val_fraction is not None and self.test_fraction is not None:
             total = self.val_fraction + self.test_fraction
             _require(total < 0.9, f"data.val_fraction + data.test_fraction must be < 0.9, got {total}")
-        _one_of("data.scaling", self.scaling, SCALINGS)
+        for name, allowed in (("scaling", SCALINGS), ("transform", TRANSFORMS), ("seasonal", SEASONALS), ("level", LEVELS)):
+            _one_of(f"data.{name}", getattr(self, name), allowed)
         _at_least("data.season", self.season, 0)
         if self.series == "csv":
             _require(bool(self.csv), "data.csv must name a CSV file when data.series is 'csv'")

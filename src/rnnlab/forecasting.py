@@ -110,13 +110,24 @@ def _kernel_step(model: SequenceModel):
     return step
 
 
-@torch.inference_mode()
-def forecast_batch(model: SequenceModel, contexts, steps: int) -> np.ndarray:
+def forecast_batch(model: SequenceModel, contexts, steps: int, relative: bool = False) -> np.ndarray:
     """Forecast ``steps`` values after each of several equally long contexts.
 
     contexts: (batch, time) -> forecasts (batch, steps), float64 holding the model's float32 values.
-    The context goes through the module once; the steps after it use ``_step_function``.
+    ``relative``: the network reads each context minus its last value and its outputs are
+    shifted back by it (a run trained with ``data.level = "last"``).
     """
+    if not relative:
+        return _forecast_batch(model, contexts, steps)
+    contexts = np.asarray(contexts, dtype=np.float64)
+    levels = contexts[..., -1:] if contexts.ndim == 2 else contexts
+    return _forecast_batch(model, contexts - levels, steps) + levels
+
+
+@torch.inference_mode()
+def _forecast_batch(model: SequenceModel, contexts, steps: int) -> np.ndarray:
+    """``forecast_batch`` of absolute contexts: the context goes through the module once; the
+    steps after it use ``_step_function``."""
     if steps < 1:
         raise InputError(f"steps must be >= 1, got {steps}")
     x = _contexts(contexts)  # (batch, time, 1)
@@ -138,15 +149,16 @@ def forecast_batch(model: SequenceModel, contexts, steps: int) -> np.ndarray:
     return torch.cat(out, dim=1).double().numpy()  # (batch, steps)
 
 
-def forecast(model: SequenceModel, context: Sequence[float], steps: int) -> np.ndarray:
+def forecast(model: SequenceModel, context: Sequence[float], steps: int, relative: bool = False) -> np.ndarray:
     """Forecast ``steps`` values after ``context`` by carrying the state forward: shape (steps,)."""
-    return forecast_batch(model, [list(context)], steps)[0]
+    return forecast_batch(model, [list(context)], steps, relative)[0]
 
 
-def forecast_ensemble(members: Sequence[SequenceModel], context: Sequence[float], steps: int) -> dict[str, np.ndarray]:
+def forecast_ensemble(members: Sequence[SequenceModel], context: Sequence[float], steps: int,
+                      relative: bool = False) -> dict[str, np.ndarray]:
     """An ensemble's forecast: every member's (members, steps), and over the members the
     ``median`` and the 10–90 % band ``low`` / ``high`` (``numpy.percentile``), each (steps,)."""
-    values = np.stack([forecast(model, context, steps) for model in members])  # (members, steps)
+    values = np.stack([forecast(model, context, steps, relative) for model in members])  # (members, steps)
     low, median, high = np.percentile(values, [10.0, 50.0, 90.0], axis=0)
     return {"members": values, "median": median, "low": low, "high": high}
 
@@ -174,7 +186,8 @@ def _cat_states(states: list):
 
 @torch.no_grad()
 def forecast_at(
-    model: SequenceModel, values: np.ndarray, origins: Sequence[int], steps: int, context_length: int = 0
+    model: SequenceModel, values: np.ndarray, origins: Sequence[int], steps: int, context_length: int = 0,
+    relative: bool = False,
 ) -> np.ndarray:
     """Forecasts of ``steps`` values after each origin t (from ``values[:t]``): (origins, steps).
 
@@ -187,7 +200,8 @@ def forecast_at(
         return np.zeros((0, steps))
     if context_length:
         contexts = np.stack([values[o - context_length : o] for o in origins])  # (batch, N)
-        return forecast_batch(model, contexts, steps)
+        return forecast_batch(model, contexts, steps, relative)
+    assert not relative, "relative windows have a fixed context length"
     x = torch.tensor(np.asarray(values, dtype=np.float64), dtype=torch.float32).view(1, -1, 1)  # (1, time, 1)
     first = min(origins)
     prediction, state = model(x[:, :first])  # (1, first)

@@ -16,17 +16,28 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from .config import WAVEFORMS, DataConfig
-from .data import Prepared, Scaler, Window, prepare_stored, true_value
+from .data import Prepared, Window, prepare_stored, true_value
+from .data.transforms import Transform
 from .errors import InputError
 from .forecasting import forecast, forecast_ensemble
 from .store import Run
 
 
-def run_scaler(run: Run) -> Scaler:
-    """The scaling a run's model works in (stored with its data info); none for the seed's runs."""
+def _data_info(run: Run) -> Mapping:
     info = run.info if isinstance(run.info, Mapping) else {}
-    data = info.get("data") if isinstance(info.get("data"), Mapping) else {}
-    return Scaler.from_dict(data.get("scaling"))
+    return info.get("data") if isinstance(info.get("data"), Mapping) else {}
+
+
+def run_scaler(run: Run) -> Transform:
+    """The transforms a run's model works in (log, seasonal indices, scaling, stored with its
+    data info); the identity for the seed's runs."""
+    data = _data_info(run)
+    return Transform.from_dict(data.get("transform"), data.get("scaling"))
+
+
+def is_relative(run: Run) -> bool:
+    """Whether the run's network reads its contexts relative to their last value (data.level)."""
+    return _data_info(run).get("level") == "last"
 
 
 def is_recorded(data: DataConfig) -> bool:
@@ -74,27 +85,37 @@ class Forecast:
     low: np.ndarray | None  # (steps,) an ensemble's 10 % band in the series' units, else None
     high: np.ndarray | None  # (steps,) its 90 % band
     members: int  # models behind the forecast (1: a single model)
-    scaler: Scaler
+    scaler: Transform
+    relative: bool = False  # the network read the context relative to its last value
 
 
 def forecast_values(
-    run: Run, context: Sequence[float], steps: int, *, model=None, members: Sequence | None = None,
-    scaler: Scaler | None = None,
+    run: Run, context: Sequence[float], steps: int, *, start: int | None = None, model=None,
+    members: Sequence | None = None, scaler: Transform | None = None,
 ) -> Forecast:
     """Forecast ``steps`` values after ``context`` (series' units) with the run's model (or
-    ``model``, an edited copy), or the median of its members (``members`` defaults to the run's)."""
+    ``model``, an edited copy), or the median of its members (``members`` defaults to the run's).
+
+    ``start``: the position of ``context[0]`` in the run's series, for its seasonal indices
+    (default: the context ends where the series ends)."""
     if steps < 1:
         raise InputError(f"steps must be >= 1, got {steps}")
     scaler = run_scaler(run) if scaler is None else scaler
     context = np.asarray(context, dtype=np.float64)
-    fed = scaler.transform(context)
+    if start is None:
+        start = int(_data_info(run).get("length") or len(context)) - len(context)
+    fed = scaler.transform(context, start)
+    after = start + len(context)  # position of the first forecast value
+    relative = is_relative(run)
     members = run.members if members is None and model is None else members
     low = high = None
     if members and len(members) > 1:
-        spread = forecast_ensemble(members, fed.tolist(), steps)
-        scaled, low, high = spread["median"], scaler.inverse(spread["low"]), scaler.inverse(spread["high"])
+        spread = forecast_ensemble(members, fed.tolist(), steps, relative)
+        scaled = spread["median"]
+        low, high = scaler.inverse(spread["low"], after), scaler.inverse(spread["high"], after)
     else:
-        scaled = forecast(run.model if model is None else model, fed.tolist(), steps)
+        scaled = forecast(run.model if model is None else model, fed.tolist(), steps, relative)
         members = ()
     scaled = np.asarray(scaled, dtype=np.float64)
-    return Forecast(context, fed, scaled, scaler.inverse(scaled), low, high, max(1, len(members)), scaler)
+    return Forecast(context, fed, scaled, scaler.inverse(scaled, after), low, high, max(1, len(members)), scaler,
+                    relative)

@@ -77,7 +77,7 @@ def forecast(
     if is_recorded(run.config.data) and values is None and window is None and draw_seed is None:
         return _forecast_series(run, steps, out, as_json)
     context, w = _context(run, values, window, draw_seed)
-    result = forecast_values(run, context, steps)
+    result = forecast_values(run, context, steps, start=None if w is None else w.start)
     predicted = result.values
     band = None
     if result.low is not None:  # an ensemble: the median over the members, with the 10-90 % band
@@ -128,7 +128,8 @@ def _forecast_series(run: "Run", steps: int, out: Path | None, as_json: bool) ->
 
     prepared = prepared_of(run)
     window = series_end(prepared)
-    result = forecast_values(run, prepared.series.values[window.start : window.end], steps, scaler=prepared.scaler)
+    result = forecast_values(run, prepared.series.values[window.start : window.end], steps,
+                             start=window.start, scaler=prepared.scaler)
     predicted = result.values
     band = None
     if result.low is not None:

@@ -15,7 +15,8 @@ import numpy as np
 
 from ..config import WAVEFORMS, DataConfig
 from ..errors import InputError
-from .scaling import Scaler, fit_scaler
+from .scaling import fit_scaler
+from .transforms import Transform, fit_transform
 from .sources import Series, iso_time
 from .waveforms import waveform_values
 
@@ -85,13 +86,14 @@ class Prepared:
     """A series ready for training and evaluation: split, scaled, with its concrete settings."""
 
     series: Series
-    scaled: np.ndarray  # (length,) float64: scaler.transform(series.values)
-    scaler: Scaler
+    scaled: np.ndarray  # (length,) float64: scaler.transform(series.values), what the network reads
+    scaler: Transform  # log, seasonal indices and scaling (a plain Scaler's fields for waveforms)
     split: Split
     context_length: int  # 0: variable-length windows (the seed's)
     season: int  # season of the seasonal-naive baseline (1: none found)
     targets: int  # values after each training context the loss covers (train.rollout)
     warnings: tuple[str, ...] = ()
+    relative: bool = False  # windows read relative to their context's last value (data.level "last")
 
     @property
     def train(self) -> np.ndarray:
@@ -103,7 +105,9 @@ class Prepared:
             "series": self.series.name,
             "length": len(self.series),
             "split": self.split.to_dict(),
-            "scaling": self.scaler.to_dict(),
+            "scaling": self.scaler.scaler.to_dict(),
+            "transform": self.scaler.to_dict(),
+            "level": "last" if self.relative else "none",
             "context_length": self.context_length,
             "season": self.season,
             "frequency": self.series.frequency,
@@ -135,17 +139,38 @@ def detect_season(values: np.ndarray, max_lag: int | None = None) -> int:
     return next(k for k in peaks if acf[k] >= 0.9 * highest)  # the first of the near-highest peaks
 
 
-def prepare(data: DataConfig, targets: int = 1) -> Prepared:
-    """Load, split, scale and settle the window shape; refuse settings the series cannot hold.
+# season of a series by the frequency of its dates (pandas offset aliases, by their first letters)
+SEASON_OF_FREQUENCY = (("QS", 4), ("Q", 4), ("BQ", 4), ("MS", 12), ("ME", 12), ("M", 12), ("BM", 12), ("W", 52),
+                       ("D", 7), ("B", 5), ("h", 24), ("H", 24), ("Y", 1), ("A", 1), ("BY", 1), ("BA", 1))
 
-    ``targets``: values after each training context (1, or train.rollout).
+
+def season_of_frequency(frequency: str | None) -> int | None:
+    """monthly 12, quarterly 4, weekly 52, daily 7 (business days 5), hourly 24, yearly 1; None
+    for another or no frequency."""
+    if not frequency:
+        return None
+    stem = frequency.split("-")[0].lstrip("0123456789")
+    for prefix, season in SEASON_OF_FREQUENCY:
+        if stem == prefix or (stem.startswith(prefix) and prefix in ("QS", "MS", "W", "BQ", "BM", "BY", "BA")):
+            return season
+    return None
+
+
+def prepare(data: DataConfig, targets: int = 1, *, refit: bool = False) -> Prepared:
+    """Load, split, transform, scale and settle the window shape; refuse settings the series cannot hold.
+
+    ``targets``: values after each training context (1, or train.rollout); for a recorded series
+    it shrinks to what the training part holds. ``refit``: train on every value (no held-out parts).
     """
     series = load_series(data)
     waveform = data.series in WAVEFORMS
     length = len(series)
-    val_fraction = data.val_fraction if data.val_fraction is not None else (0.0 if waveform else 0.1)
-    test_fraction = data.test_fraction if data.test_fraction is not None else (0.0 if waveform else 0.2)
-    split = split_series(length, val_fraction, test_fraction)
+    if refit:
+        split = Split(length, length, length)
+    else:
+        val_fraction = data.val_fraction if data.val_fraction is not None else (0.0 if waveform else 0.1)
+        test_fraction = data.test_fraction if data.test_fraction is not None else (0.0 if waveform else 0.2)
+        split = split_series(length, val_fraction, test_fraction)
     train_values = series.values[: split.train_end]
     if split.train_end < 3:
         raise InputError(f"the training part holds {split.train_end} values of {length}; it needs at least 3")
@@ -154,15 +179,17 @@ def prepare(data: DataConfig, targets: int = 1) -> Prepared:
         season = data.season
     elif waveform:
         season = data.points_per_period
-    else:
-        season = detect_season(train_values)
+    else:  # from the dates where they have a frequency; from the autocorrelation otherwise
+        season = season_of_frequency(series.frequency) or detect_season(train_values)
 
+    if not waveform and data.context_length is None:  # the window shape shrinks to a short series
+        targets = max(1, min(targets, (split.train_end - 2) // 3))
     if data.context_length is not None:
         context_length = data.context_length
     elif waveform:
         context_length = 0
     else:
-        context_length = min(max(2 * season, 8), max(1, split.train_end - targets - 1))
+        context_length = min(max(2 * season, 8), max(2, split.train_end - targets - 1))
     if context_length and context_length + targets > split.train_end:
         raise InputError(
             f"data.context_length ({context_length}) + {targets} target value(s) must fit in the training "
@@ -173,20 +200,27 @@ def prepare(data: DataConfig, targets: int = 1) -> Prepared:
             f"data.min_length ({data.min_length}) + {targets} target value(s) must be <= "
             f"{split.train_end - 1} (training part of {split.train_end} values)"
         )
-    if split.test_size and data.horizon > split.test_size:
-        raise InputError(
-            f"data.horizon ({data.horizon}) is longer than the test part ({split.test_size} values); "
-            f"give a smaller data.horizon or a larger data.test_fraction"
-        )
 
-    kind = data.scaling if data.scaling != "auto" else ("none" if waveform else "minmax")
-    scaler = fit_scaler(kind, train_values, what=f"series {series.name!r}")
-    scaled = scaler.transform(series.values)
-    return Prepared(series, scaled, scaler, split, context_length, season, targets)
+    transform = Transform()
+    if not waveform:
+        transform = fit_transform(train_values, data.transform, data.seasonal, season, recorded=True)
+        if transform.log and np.any(series.values <= 0):
+            raise InputError(
+                f"series {series.name!r} is positive over its training part but holds {float(np.min(series.values)):g} "
+                "after it: the log transform cannot read it; give data.transform = 'none' (--transform none)"
+            )
+    if data.level == "last" and not context_length:
+        raise InputError("data.level = 'last' reads fixed contexts relative to their last value: give data.context_length > 0")
+    relative = bool(context_length) and (data.level == "last" or (data.level == "auto" and not waveform))
+    kind = data.scaling if data.scaling != "auto" else ("none" if waveform else "changes" if relative else "minmax")
+    scaler = fit_scaler(kind, transform.transform(train_values), what=f"series {series.name!r}")
+    transform = dataclasses.replace(transform, scaler=scaler)
+    scaled = transform.transform(series.values)
+    return Prepared(series, scaled, transform, split, context_length, season, targets, relative=relative)
 
 
 def prepare_stored(data: DataConfig, targets: int, stored: dict | None) -> Prepared:
-    """``prepare`` for a stored run: the split and scaling stored with it (run.json "data")."""
+    """``prepare`` for a stored run: the split and transforms stored with it (run.json "data")."""
     prepared = prepare(data, targets)
     if not stored:
         return prepared
@@ -196,9 +230,11 @@ def prepare_stored(data: DataConfig, targets: int, stored: dict | None) -> Prepa
             f"series {prepared.series.name!r} holds {length} values, but the run was trained on "
             f"{stored['length']}; train a new run on the changed series"
         )
-    scaler = Scaler.from_dict(stored.get("scaling"))
+    transform = Transform.from_dict(stored.get("transform"), stored.get("scaling"))
     split = Split(**stored["split"]) if stored.get("split") else prepared.split
-    return dataclasses.replace(prepared, scaler=scaler, scaled=scaler.transform(prepared.series.values), split=split)
+    relative = stored.get("level", "none") == "last"
+    return dataclasses.replace(prepared, scaler=transform, scaled=transform.transform(prepared.series.values),
+                               split=split, relative=relative)
 
 
 def readout_warning(prepared: Prepared, readout: str) -> str | None:

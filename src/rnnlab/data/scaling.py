@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import InputError, RunCorruptError
 
-KINDS = ("none", "standard", "minmax")
+KINDS = ("none", "standard", "minmax", "changes")
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,9 @@ def fit_scaler(kind: str, train_values, what: str = "series") -> Scaler:
     elif kind == "minmax":
         low, high = float(values.min()), float(values.max())
         offset, scale = (high + low) / 2, (high - low) / 2
+    elif kind == "changes":  # one-step changes of unit spread: for windows read relative to their end
+        offset = float(values.mean())
+        scale = float(np.std(np.diff(values))) if len(values) > 2 else 0.0
     else:
         raise InputError(f"scaling must be one of {', '.join(KINDS)}; got {kind!r}")
     if not scale > 0:

@@ -28,8 +28,6 @@ def backtest_origins(prepared: Prepared, horizon: int, stride: int = 1) -> list[
     split = prepared.split
     if not split.test_size:
         raise InputError("the series has no test part; train with data.test_fraction > 0 (--test-fraction)")
-    if horizon > split.test_size:
-        raise InputError(f"horizon ({horizon}) is longer than the test part ({split.test_size} values)")
     if stride < 1:
         raise InputError(f"stride must be >= 1, got {stride}")
     return list(range(split.val_end, split.length - horizon + 1, stride))
@@ -42,8 +40,10 @@ def evaluate_test(
     stride: int = 1,
     ar_order: int = 0,
 ) -> dict:
-    """The rolling-origin backtest of the module docstring: every method, one step and K steps."""
+    """The rolling-origin backtest of the module docstring: every method, one step and K steps.
+    A horizon longer than the test part is shortened to it (and reported so)."""
     values = prepared.series.values
+    horizon = min(horizon, prepared.split.test_size) if prepared.split.test_size else horizon
     train = values[: prepared.split.train_end]
     origins = backtest_origins(prepared, horizon, stride)
     if prepared.context_length and origins[0] < prepared.context_length:
@@ -51,9 +51,9 @@ def evaluate_test(
     season = prepared.season
     ar = choose_ar(train, season, ar_order)
     model.eval()
-    scaled = forecast_at(model, prepared.scaled, origins, horizon, prepared.context_length)
+    scaled = forecast_at(model, prepared.scaled, origins, horizon, prepared.context_length, prepared.relative)
     forecasts = {
-        "model": prepared.scaler.inverse(scaled),
+        "model": prepared.scaler.inverse(scaled, start=np.asarray(origins)),
         "naive": naive_forecasts(values, origins, horizon),
         "seasonal_naive": seasonal_naive_forecasts(values, origins, horizon, season),
         "ar": ar.forecast(values, origins, horizon),

@@ -110,7 +110,7 @@ def run_forecast(run, steps: int | None = None) -> RunForecast:
             raise InputError(
                 f"run {run.id!r} has context series[{window.start}:{window.end}], outside its series of {len(series)} values"
             )
-    result = forecast_values(run, series[window.start : window.end], steps, scaler=scaler)
+    result = forecast_values(run, series[window.start : window.end], steps, start=window.start, scaler=scaler)
     return RunForecast(window.start, window.end, series, result)
 
 

@@ -53,7 +53,7 @@ def _gather_state(state, rows: torch.Tensor):
     return state[:, rows]
 
 
-def _after_contexts(model: SequenceModel, series: torch.Tensor, windows: list[Window]):
+def _after_contexts(model: SequenceModel, series: torch.Tensor, windows: list[Window], levels: torch.Tensor | None = None):
     """The prediction after each window's context and the state there: (batch,), state.
 
     Windows of one length run as one (batch, time, 1) tensor. Windows of different lengths run
@@ -65,8 +65,10 @@ def _after_contexts(model: SequenceModel, series: torch.Tensor, windows: list[Wi
     lengths = [w.length for w in windows]
     if len(set(lengths)) == 1:
         index = torch.tensor([list(range(w.start, w.end)) for w in windows])  # (batch, time)
-        prediction, state = model(series[index].unsqueeze(-1))  # (batch, time)
+        x = series[index] if levels is None else series[index] - levels[:, None]  # (batch, time)
+        prediction, state = model(x.unsqueeze(-1))  # (batch, time)
         return prediction[:, -1], state
+    assert levels is None, "relative windows have one length (fixed contexts)"
     starts = sorted({w.start for w in windows})
     row_of = {s: r for r, s in enumerate(starts)}
     longest = max(lengths)
@@ -102,18 +104,22 @@ def _after_contexts(model: SequenceModel, series: torch.Tensor, windows: list[Wi
     return value, state
 
 
-def rollout_predictions(model: SequenceModel, series: torch.Tensor, windows: list[Window], steps: int) -> torch.Tensor:
+def rollout_predictions(model: SequenceModel, series: torch.Tensor, windows: list[Window], steps: int,
+                        relative: bool = False) -> torch.Tensor:
     """Predictions after each window's context, fed back ``steps``−1 times: (batch, steps), differentiable.
 
-    series: (length,) float32.
+    series: (length,) float32. ``relative``: the network reads each window minus its context's
+    last value, and its outputs are shifted back by it (``data.level = "last"``).
     """
-    value, state = _after_contexts(model, series, windows)  # (batch,)
+    levels = series[torch.tensor([w.end - 1 for w in windows])] if relative else None  # (batch,)
+    value, state = _after_contexts(model, series, windows, levels)  # (batch,)
     values = [value]
     for _ in range(steps - 1):
         prediction, state = model(value.view(-1, 1, 1), state)  # one step: (batch, 1, 1) in
         value = prediction[:, -1]
         values.append(value)
-    return torch.stack(values, dim=1)  # (batch, steps)
+    out = torch.stack(values, dim=1)  # (batch, steps)
+    return out if levels is None else out + levels[:, None]
 
 
 def targets_of(series: torch.Tensor, windows: list[Window], steps: int) -> torch.Tensor:
@@ -131,7 +137,7 @@ def validation_loss(model: SequenceModel, prepared: Prepared, steps: int) -> flo
         return None
     was_training = model.training
     model.eval()
-    forecasts = forecast_at(model, prepared.scaled, origins, steps, prepared.context_length)
+    forecasts = forecast_at(model, prepared.scaled, origins, steps, prepared.context_length, prepared.relative)
     model.train(was_training)
     truth = np.array([prepared.scaled[o : o + steps] for o in origins])
     return float(np.mean((forecasts - truth) ** 2))
@@ -157,6 +163,7 @@ def train_windows(
 def _train_windows(config: RunConfig, control, prepared: Prepared | None) -> TrainResult:
     t = config.train
     prepared = prepared or prepare(config.data, t.rollout)
+    rollout = prepared.targets  # train.rollout, or fewer where a short series holds fewer
     warnings = [w for w in [readout_warning(prepared, config.model.readout)] if w]
     rng = random.Random(config.seed)
     torch.manual_seed(config.seed)
@@ -182,8 +189,8 @@ def _train_windows(config: RunConfig, control, prepared: Prepared | None) -> Tra
             status, message = "interrupted", control.stop_message(len(history))
             break
         windows = full_batch if full_batch is not None else [sampler.draw() for _ in range(t.batch_size)]
-        predictions = rollout_predictions(model, series, windows, t.rollout)  # (batch, rollout)
-        loss = F.mse_loss(predictions, targets_of(series, windows, t.rollout))
+        predictions = rollout_predictions(model, series, windows, rollout, prepared.relative)  # (batch, rollout)
+        loss = F.mse_loss(predictions, targets_of(series, windows, rollout))
         value = loss.item()
         if not math.isfinite(value):
             status, message = "diverged", guard.diverged(value, step, len(history), t.lr)
@@ -199,7 +206,7 @@ def _train_windows(config: RunConfig, control, prepared: Prepared | None) -> Tra
         history.append(value)
         control.report(step, value)
         if has_validation and (step % t.val_every == 0 or step == t.steps):
-            val = validation_loss(model, prepared, t.rollout)
+            val = validation_loss(model, prepared, rollout)
             if val is not None:
                 val_history.append((step, val))
                 if val < best_loss:

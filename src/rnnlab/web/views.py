@@ -70,10 +70,10 @@ def chart(run: Run, model, series: np.ndarray, window: tuple[int, int], steps: i
     """
     start, end = window
     context = series[start:end]
-    single = forecast_values(run, context, steps, model=model)
+    single = forecast_values(run, context, steps, start=start, model=model)
     band = None
     if members and len(members) > 1:
-        spread = forecast_values(run, context, steps, members=members, scaler=single.scaler)
+        spread = forecast_values(run, context, steps, start=start, members=members, scaler=single.scaler)
         band = {"median": spread.values.tolist(), "low": spread.low.tolist(), "high": spread.high.tolist(),
                 "members": spread.members}
     last = max(len(series), end + steps)
@@ -92,7 +92,7 @@ def chart(run: Run, model, series: np.ndarray, window: tuple[int, int], steps: i
         "inputs": fed + single.scaled.tolist()[:-1],  # what the cell reads at each step
         "ensemble": band,
         "model_context": fed,
-        "scaling": single.scaler.to_dict(),
+        "scaling": single.scaler.scaler.to_dict(),
         "series_length": len(series),
     }
 
