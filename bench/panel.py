@@ -120,7 +120,7 @@ def write_csvs(out: Path) -> list[Path]:
     paths = []
     for s in load_panel():
         path = out / f"{s.name}.csv"
-        rows = ["time,value"] + [f"{t if s.times else i},{v!r}" for i, (t, v) in
+        rows = ["time,value"] + [f"{t if s.times else i},{float(v)!r}" for i, (t, v) in
                                  enumerate(zip(s.times or range(len(s.values)), s.values))]
         path.write_text("\n".join(rows) + "\n")
         paths.append(path)

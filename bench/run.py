@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from rnnlab.config import apply_overrides, preset  # noqa: E402
+from rnnlab.presets import apply_overrides, preset  # noqa: E402
 from rnnlab.evaluate import evaluate_seed_task  # noqa: E402
 from rnnlab.model import SequenceModel  # noqa: E402
 from rnnlab.training import train  # noqa: E402
@@ -283,7 +283,7 @@ def main(argv=None) -> int:
         ok = [r for r in results if r[1] is not None]
         median = statistics.median(r[2] for r in ok) if ok else math.inf  # over the seeds that reach it
         described = ", ".join(f"{k.split('.')[1]} {v}" for k, v in overrides.items())
-        row(f"(c)", f"{engine}: {described}; steps needed {[r[1] for r in results]} (seeds {seeds})",
+        row("(c)", f"{engine}: {described}; steps needed {[r[1] for r in results]} (seeds {seeds})",
             median, fmt_quality([r[3] for r in results]), mem.peak,
             note=f"time: median over the {len(ok)} of {len(results)} seeds that reach the goal within {limit:,} steps")
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from rnnlab.config import RunConfig, apply_overrides, preset
+from rnnlab.config import RunConfig
+from rnnlab.presets import apply_overrides, preset
 
 
 def tiny(**overrides) -> RunConfig:

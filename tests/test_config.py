@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rnnlab.config import PRESETS, RunConfig, apply_overrides, load_config_file, preset, resolve_config
+from rnnlab.config import RunConfig
+from rnnlab.presets import PRESETS, apply_overrides, load_config_file, preset, resolve_config
 from rnnlab.errors import ConfigError
 
 

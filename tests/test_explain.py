@@ -176,7 +176,7 @@ def _printed(tensor) -> np.ndarray:
 
 
 def test_seed_preset_rounding_explains_the_difference():
-    from rnnlab.config import preset, apply_overrides
+    from rnnlab.presets import preset, apply_overrides
     from rnnlab.data import series_values
     from rnnlab.training import train
 

@@ -11,7 +11,7 @@ import torch
 
 from conftest import tiny
 from rnnlab.training.windowed import rollout_predictions, validation_loss
-from rnnlab.config import preset
+from rnnlab.presets import preset
 from rnnlab.data import every_training_window, prepare, prepare_stored
 from rnnlab.errors import ConfigError
 from rnnlab.forecasting import forecast

@@ -96,13 +96,13 @@ def test_openapi_documents_every_api_endpoint(client):
 
 
 def test_options_offer_the_configs_choices_and_the_seed_preset(client):
-    from rnnlab import config
+    from rnnlab import config, presets
 
     data = client.get("/api/options").json()
     assert data["choices"]["model.cell"] == list(config.CELLS)
     assert data["choices"]["train.optimizer"] == list(config.OPTIMIZERS)
     assert data["choices"]["train.engine"] == list(config.ENGINES)
-    assert data["presets"]["seed"] == config.PRESETS["seed"].to_dict()
+    assert data["presets"]["seed"] == presets.PRESETS["seed"].to_dict()
     assert data["limits"]["model.hidden_size"] == LIMITS["model.hidden_size"]
     assert data["features"]["explain"]["available"] is True
 

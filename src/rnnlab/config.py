@@ -1,8 +1,8 @@
 """Run configuration: frozen dataclasses that round-trip through JSON.
 
-A run is rebuilt from its ``RunConfig`` alone. ``PRESETS["seed"]`` holds the seed program's values
-exactly; every field can be overridden from a TOML/JSON file (``load_config_file``) or from
-dotted keys such as ``{"model.hidden_size": 8}`` (``apply_overrides``).
+A run is rebuilt from its ``RunConfig`` alone; ``presets.py`` holds the presets, config files and
+overrides (``resolve_config``). ``RunConfig.from_dict`` refuses an unknown key or a wrong type,
+naming it.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import re
 import types
 import typing
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Mapping
 
 from .errors import ConfigError
@@ -278,35 +277,6 @@ class RunConfig:
         return _build(cls, data, "")
 
 
-PRESETS: dict[str, RunConfig] = {
-    # the seed program: nn.RNN(1, 4) tanh on one sine period, one window per SGD step, lr 0.1
-    "seed": RunConfig(),
-    # the seed's task at the seed's size (nn.RNN, 4 units) done better: a relu cell with a linear
-    # readout, Adam on every window of two periods at every step, the loss over 10 fed-back steps
-    "seed-better": RunConfig(
-        preset="seed-better",
-        data=DataConfig(periods=2),
-        model=ModelConfig(nonlinearity="relu", readout="linear"),
-        train=TrainConfig(steps=3000, lr=0.003, optimizer="adam", batch_size=0, rollout=10, log_every=100),
-    ),
-    # real series (with --csv or --dataset): a linear readout, 8 units, Adam on minibatches of 32
-    # fixed-length contexts, the loss over 12 fed-back steps, scored 12 steps ahead
-    "forecast": RunConfig(
-        preset="forecast",
-        data=DataConfig(horizon=12),
-        model=ModelConfig(hidden_size=8, readout="linear"),
-        train=TrainConfig(steps=100, lr=0.02, optimizer="adam", batch_size=32, rollout=12),
-    ),
-}
-
-
-def preset(name: str) -> RunConfig:
-    """The preset called ``name``."""
-    if name not in PRESETS:
-        raise ConfigError(f"preset must be one of {', '.join(PRESETS)}; got {name!r}")
-    return PRESETS[name]
-
-
 # --- building dataclasses from plain data, with errors that name the key ----------------------
 
 
@@ -362,78 +332,3 @@ def _build(cls: type, data: Mapping[str, Any], prefix: str) -> Any:
         else:
             kwargs[name] = _check_value(f"{prefix}{name}", value, tp)
     return cls(**kwargs)
-
-
-def merge(config: RunConfig, data: Mapping[str, Any]) -> RunConfig:
-    """``config`` with the (possibly partial, nested) values of ``data`` on top."""
-    base = config.to_dict()
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"config must be a table of keys, got {data!r}")
-    for key, value in data.items():
-        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
-            section = dict(base[key])
-            section.update(value)
-            base[key] = section
-        else:
-            base[key] = value
-    return RunConfig.from_dict(base)
-
-
-def apply_overrides(config: RunConfig, overrides: Mapping[str, Any]) -> RunConfig:
-    """Apply dotted overrides, e.g. ``{"model.hidden_size": 8, "seed": 3}``; None values are skipped."""
-    nested: dict[str, Any] = {}
-    for dotted, value in overrides.items():
-        if value is None:
-            continue
-        *sections, leaf = dotted.split(".")
-        target = nested
-        for section in sections:
-            target = target.setdefault(section, {})
-        target[leaf] = value
-    return merge(config, nested) if nested else config
-
-
-def load_config_file(path: str | Path) -> dict[str, Any]:
-    """Read a TOML or JSON config file into plain data (not validated yet)."""
-    import tomllib
-
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"config file {str(path)!r} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"config file {str(path)!r} cannot be read: {exc}") from None
-    if path.suffix.lower() == ".json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"config file {str(path)!r} is not valid JSON: {exc}") from None
-    elif path.suffix.lower() == ".toml":
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"config file {str(path)!r} is not valid TOML: {exc}") from None
-    else:
-        raise ConfigError(f"config file {str(path)!r} must end in .toml or .json")
-    if not isinstance(data, dict):
-        raise ConfigError(f"config file {str(path)!r} must hold a table of keys, got {type(data).__name__}")
-    return data
-
-
-def resolve_config(
-    preset_name: str | None = None,
-    config_file: str | Path | None = None,
-    overrides: Mapping[str, Any] | None = None,
-) -> RunConfig:
-    """Preset, then config file, then flag overrides — each on top of the one before."""
-    file_data = load_config_file(config_file) if config_file is not None else {}
-    name = preset_name or file_data.get("preset") or "seed"
-    if not isinstance(name, str):
-        raise ConfigError(f"preset must be a string, got {name!r}")
-    config = preset(name)
-    if file_data:
-        config = merge(config, {**file_data, "preset": name})
-    elif preset_name:
-        config = dataclasses.replace(config, preset=name)
-    return apply_overrides(config, overrides or {})

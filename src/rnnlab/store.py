@@ -162,8 +162,10 @@ class RunStore:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         return f"{stamp}-{config.preset}-s{config.seed}-{uuid.uuid4().hex[:4]}"
 
-    def save(self, result, metrics: dict[str, Any] | None = None, name: str | None = None) -> str:
-        """Store a ``TrainResult``; returns the new run id."""
+    def save(self, result, metrics: dict[str, Any] | None = None, name: str | None = None,
+             backtest: dict[str, Any] | None = None) -> str:
+        """Store a ``TrainResult``; returns the new run id. ``backtest``: for a model refitted on
+        every value, the held-out fractions (and steps) its metrics were measured with."""
         from safetensors.torch import save_file
 
         config: RunConfig = result.config
@@ -181,6 +183,8 @@ class RunStore:
         }
         if result.data:  # split boundaries and scaling, to invert every output of the run
             info["data"] = result.data
+        if backtest:
+            info["backtest"] = backtest
         with closing(self._connect()) as db:
             final = self.root / run_id
             tmp = Path(tempfile.mkdtemp(prefix=f".{run_id}.", dir=self.root))

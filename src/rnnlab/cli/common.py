@@ -68,7 +68,13 @@ ContextLengthOpt = Annotated[Optional[int], typer.Option(
 HorizonOpt = Annotated[Optional[int], typer.Option("--horizon", help="K: values scored after each test origin.")]
 ValFractionOpt = Annotated[Optional[float], typer.Option("--val-fraction", help="Fraction held out for validation.")]
 TestFractionOpt = Annotated[Optional[float], typer.Option("--test-fraction", help="Fraction held out for testing.")]
-ScalingOpt = Annotated[Optional[str], typer.Option("--scaling", help="auto, none, standard or minmax.")]
+ScalingOpt = Annotated[Optional[str], typer.Option("--scaling", help="auto, none, standard, minmax or changes.")]
+TransformOpt = Annotated[Optional[str], typer.Option("--transform", help="auto, none or log (before anything else).")]
+SeasonalOpt = Annotated[Optional[str], typer.Option("--seasonal", help="auto, none or classical (seasonal indices).")]
+LevelOpt = Annotated[Optional[str], typer.Option(
+    "--level", help="auto, none or last: read each context relative to its last value.")]
+RefitOpt = Annotated[Optional[bool], typer.Option(
+    "--refit/--no-refit", help="After the backtest, train the stored model on every value.")]
 SeasonOpt = Annotated[Optional[int], typer.Option("--season", help="Season length (0: detected).")]
 OptimizerOpt = Annotated[Optional[str], typer.Option("--optimizer", help="sgd, adam or adamw.")]
 BatchSizeOpt = Annotated[Optional[int], typer.Option("--batch-size", help="Windows per step (0: all of them).")]
@@ -85,7 +91,8 @@ EnsembleOpt = Annotated[Optional[int], typer.Option(
 
 def data_overrides(series=None, csv=None, column=None, time_column=None, dataset=None, interpolate=None,
                     periods=None, noise=None, context_length=None, horizon=None, val_fraction=None,
-                    test_fraction=None, scaling=None, season=None) -> dict:
+                    test_fraction=None, scaling=None, season=None, transform=None, seasonal=None, level=None,
+                    refit=None) -> dict:
     """Dotted config keys of the series flags; --csv and --dataset imply their series kind."""
     if csv is not None and dataset is not None:
         raise InputError("give one series source, got --csv and --dataset")
@@ -100,6 +107,7 @@ def data_overrides(series=None, csv=None, column=None, time_column=None, dataset
         "data.dataset": dataset, "data.interpolate": interpolate, "data.periods": periods, "data.noise": noise,
         "data.context_length": context_length, "data.horizon": horizon, "data.val_fraction": val_fraction,
         "data.test_fraction": test_fraction, "data.scaling": scaling, "data.season": season,
+        "data.transform": transform, "data.seasonal": seasonal, "data.level": level, "data.refit": refit,
     }
 
 
@@ -149,7 +157,7 @@ def build_config(
     log_every: int | None = None,
     extra: dict | None = None,
 ):
-    from ..config import resolve_config
+    from ..presets import resolve_config
 
     nonlinearity = None
     if cell is not None and cell.startswith("rnn_"):

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import sys
+
 import typer
 from typing_extensions import Annotated
 
+from ..errors import InputError
 from .common import (
     Json,
     RunId,
@@ -53,8 +56,16 @@ def evaluate(
 
     store = open_store(runs_dir)
     run = load_run(runs_dir, run_id)
-    metrics = evaluate_run(run.model, run.config, run.info.get("data"), stride, ar_order)
-    store.update_metrics(run.id, metrics)
+    if run.info.get("backtest"):  # refitted on every value: its own backtest would see the test part
+        if stride != 1 or ar_order != 0:
+            raise InputError("a refitted run keeps the backtest it was trained with; --stride and --ar-order "
+                             "need a run trained with --no-refit")
+        metrics = run.metrics
+        print("note: the stored model was refitted on every value; these are the scores of its backtest "
+              "(the same config trained before the test part), stored with the run", file=sys.stderr)
+    else:
+        metrics = evaluate_run(run.model, run.config, run.info.get("data"), stride, ar_order)
+        store.update_metrics(run.id, metrics)
     if as_json:
         echo_json(metrics)
         return

@@ -38,6 +38,10 @@ from .common import (
     ScalingOpt,
     ScheduleOpt,
     SeasonOpt,
+    SeasonalOpt,
+    TransformOpt,
+    LevelOpt,
+    RefitOpt,
     Seed,
     SeriesOpt,
     Steps,
@@ -85,6 +89,10 @@ def train(
     test_fraction: TestFractionOpt = None,
     scaling: ScalingOpt = None,
     season: SeasonOpt = None,
+    transform: TransformOpt = None,
+    seasonal: SeasonalOpt = None,
+    level: LevelOpt = None,
+    refit: RefitOpt = None,
     optimizer: OptimizerOpt = None,
     batch_size: BatchSizeOpt = None,
     clip_grad: ClipGradOpt = None,
@@ -98,12 +106,15 @@ def train(
     """Train a model and store it as a run (Ctrl-C stops cleanly and keeps the run).
 
     The series is a waveform (--series), a CSV column (--csv, --column) or a bundled dataset
-    (--dataset); see 'rnnlab datasets'.
+    (--dataset); see 'rnnlab datasets'. A CSV column or a dataset without --preset or --config
+    trains the automatic forecaster (preset auto).
     """
     extra = data_overrides(
         series, csv, column, time_column, dataset, interpolate, periods, noise, context_length, horizon,
-        val_fraction, test_fraction, scaling, season,
+        val_fraction, test_fraction, scaling, season, transform, seasonal, level, refit,
     )
+    if preset is None and config is None and extra["data.series"] in ("csv", "dataset"):
+        preset = "auto"
     extra.update({
         "train.optimizer": optimizer, "train.batch_size": batch_size, "train.clip_grad": clip_grad,
         "train.schedule": schedule, "train.patience": patience, "train.rollout": rollout, "model.dropout": dropout,

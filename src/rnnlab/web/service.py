@@ -12,7 +12,8 @@ import functools
 from typing import Any, Callable, Mapping
 
 from .. import config as cfg
-from ..config import RunConfig, merge, preset
+from ..config import RunConfig
+from ..presets import PRESETS, merge, preset
 from ..data.datasets import DATASETS
 from ..errors import ConfigError, InputError, MissingDependencyError
 from ..optional import require
@@ -98,7 +99,7 @@ def report_function() -> Callable[[Any], str]:
 def options(limits: Mapping[str, Any] = LIMITS) -> dict[str, Any]:
     """The choices the page offers, the presets' configs, the limits and the parts this server has."""
     return {
-        "presets": {name: value.to_dict() for name, value in cfg.PRESETS.items()},
+        "presets": {name: value.to_dict() for name, value in PRESETS.items()},
         "choices": {
             "data.series": list(cfg.SERIES),
             "model.cell": list(cfg.CELLS),
