@@ -19,6 +19,7 @@ from .config import WAVEFORMS, DataConfig
 from .data import Prepared, Window, prepare_stored, true_value
 from .data.transforms import Transform
 from .errors import InputError
+from .evaluate.intervals import interval_band
 from .forecasting import forecast, forecast_ensemble
 from .store import Run
 
@@ -87,6 +88,7 @@ class Forecast:
     members: int  # models behind the forecast (1: a single model)
     scaler: Transform
     relative: bool = False  # the network read the context relative to its last value
+    calibrated: bool = False  # low/high: the 80 % interval calibrated on the backtest (else the members' spread)
 
 
 def forecast_values(
@@ -117,5 +119,17 @@ def forecast_values(
         scaled = forecast(run.model if model is None else model, fed.tolist(), steps, relative)
         members = ()
     scaled = np.asarray(scaled, dtype=np.float64)
+    interval = stored_interval(run)
+    if interval is not None:  # the 80 % interval calibrated on the backtest replaces the members' spread
+        low, high = interval_band(scaled, interval[0], interval[1], scaler, after)
     return Forecast(context, fed, scaled, scaler.inverse(scaled, after), low, high, max(1, len(members)), scaler,
-                    relative)
+                    relative, interval is not None)
+
+
+def stored_interval(run: Run) -> tuple[float, float] | None:
+    """The (low, high) residual quantiles of the run's calibrated 80 % interval, or None."""
+    test = (run.metrics or {}).get("test") if isinstance(run.metrics, Mapping) else None
+    interval = test.get("interval") if isinstance(test, Mapping) else None
+    if not isinstance(interval, Mapping) or interval.get("low") is None or interval.get("high") is None:
+        return None
+    return float(interval["low"]), float(interval["high"])

@@ -139,13 +139,17 @@ def _forecast_series(run: "Run", steps: int, out: Path | None, as_json: bool) ->
         _write_forecast_csv(out, times, predicted)
     if as_json:
         data = {"run": run.id, "series": prepared.series.name, "times": times, "forecast": predicted.tolist()}
-        if band is not None:
+        if band is not None and result.calibrated:
+            data["interval"] = {"level": 0.8, "low": band["low"].tolist(), "high": band["high"].tolist()}
+        elif band is not None:
             data["ensemble"] = {"members": len(run.members), "p10": band["low"].tolist(), "p90": band["high"].tolist()}
         echo_json(data)
         return
+    what = ("forecast, and the 80 % interval calibrated on the backtest" if result.calibrated else
+            f"median of {result.members} members, 10 % and 90 % of them" if band is not None else "forecast")
     stderr_console().print(
         f"{prepared.series.name}: {steps} values after the last of {len(prepared.series)}"
-        + (f" ({prepared.info()['last_time']})" if times else ""),
+        + (f" ({prepared.info()['last_time']})" if times else "") + f"; {what}",
         highlight=False,
     )
     for i, value in enumerate(predicted):

@@ -64,7 +64,7 @@ def evaluate(
         print("note: the stored model was refitted on every value; these are the scores of its backtest "
               "(the same config trained before the test part), stored with the run", file=sys.stderr)
     else:
-        metrics = evaluate_run(run.model, run.config, run.info.get("data"), stride, ar_order)
+        metrics = evaluate_run(run.model, run.config, run.info.get("data"), stride, ar_order, run.members or ())
         store.update_metrics(run.id, metrics)
     if as_json:
         echo_json(metrics)
@@ -115,11 +115,19 @@ def _print_evaluation(run_id: str, metrics: dict) -> None:
     for column in ("method", "steps ahead", "MAE", "RMSE", "MASE", "sMAPE %"):
         table.add_column(column, justify="left" if column == "method" else "right")
     names = {"model": "network", "naive": "naive", "seasonal_naive": f"seasonal naive (m={test['season']})",
-             "ar": f"AR({test['ar_order']})"}
+             "ar": f"AR({test['ar_order']})", "ets": "ETS (statsmodels)", "arima": "ARIMA (statsmodels)"}
+    names = {name: title for name, title in names.items() if name in test["methods"]}
+    last = list(names)[-1]
     spans = [("one_step", "1")] + ([("all_steps", f"1-{k}")] if k > 1 else [])
     for span, label in spans:
         for name, title in names.items():
             m = test["methods"][name][span]
             table.add_row(title, label, *(number(m[key]) for key in ("mae", "rmse", "mase", "smape")),
-                          end_section=name == "ar")
+                          end_section=name == last)
     console.print(table)
+    interval = test.get("interval") or {}
+    if interval.get("coverage") is not None:
+        print(f"80 % interval (calibrated on the earlier half of the origins): coverage {100 * interval['coverage']:.0f} % "
+              f"over the later {interval['measured_on']} origins")
+    elif interval:
+        print(f"80 % interval: {interval.get('note', 'not calibrated')}")

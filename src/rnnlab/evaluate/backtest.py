@@ -11,6 +11,8 @@ AR(p) (``baselines.py``).
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 
 from ..config import WAVEFORMS, RunConfig
@@ -20,7 +22,9 @@ from ..forecasting import forecast_at
 from ..model import SequenceModel
 from .baselines import choose_ar, naive_forecasts, seasonal_naive_forecasts
 from .metrics import mase_scale, metrics
+from .intervals import calibrate_interval
 from .seedtask import evaluate_ensemble, evaluate_seed_task
+from .statistical import statistical_forecasts
 
 
 def backtest_origins(prepared: Prepared, horizon: int, stride: int = 1) -> list[int]:
@@ -39,9 +43,11 @@ def evaluate_test(
     horizon: int,
     stride: int = 1,
     ar_order: int = 0,
+    members: Sequence[SequenceModel] = (),
 ) -> dict:
     """The rolling-origin backtest of the module docstring: every method, one step and K steps.
-    A horizon longer than the test part is shortened to it (and reported so)."""
+    A horizon longer than the test part is shortened to it (and reported so). ``members``: an
+    ensemble's models, whose median is the network's forecast."""
     values = prepared.series.values
     horizon = min(horizon, prepared.split.test_size) if prepared.split.test_size else horizon
     train = values[: prepared.split.train_end]
@@ -50,15 +56,22 @@ def evaluate_test(
         raise InputError(f"data.context_length ({prepared.context_length}) is longer than the history at the test part")
     season = prepared.season
     ar = choose_ar(train, season, ar_order)
-    model.eval()
-    scaled = forecast_at(model, prepared.scaled, origins, horizon, prepared.context_length, prepared.relative)
+    models = list(members) if len(members) > 1 else [model]
+    for m in models:
+        m.eval()
+    scaled = np.median([forecast_at(m, prepared.scaled, origins, horizon, prepared.context_length, prepared.relative)
+                        for m in models], axis=0)  # (origins, horizon), the model's units
+    starts = np.asarray(origins)
     forecasts = {
-        "model": prepared.scaler.inverse(scaled, start=np.asarray(origins)),
+        "model": prepared.scaler.inverse(scaled, start=starts),
         "naive": naive_forecasts(values, origins, horizon),
         "seasonal_naive": seasonal_naive_forecasts(values, origins, horizon, season),
         "ar": ar.forecast(values, origins, horizon),
     }
+    forecasts.update(statistical_forecasts(values, prepared.split.train_end, origins, horizon, season))
     truth = np.array([values[o : o + horizon] for o in origins])  # (origins, horizon)
+    interval = calibrate_interval(prepared.scaler.transform(truth, start=starts) - scaled, scaled, truth,
+                                  prepared.scaler, starts)
     scale = mase_scale(train, season)
     methods = {
         name: {
@@ -77,11 +90,13 @@ def evaluate_test(
         "season": season,
         "ar_order": ar.order,
         "methods": methods,
+        "interval": interval,
     }
 
 
 def evaluate_run(
-    model: SequenceModel, config: RunConfig, stored: dict | None = None, stride: int = 1, ar_order: int = 0
+    model: SequenceModel, config: RunConfig, stored: dict | None = None, stride: int = 1, ar_order: int = 0,
+    members: Sequence[SequenceModel] = (),
 ) -> dict:
     """The evaluation a run gets: the test-part backtest when the series has a test part, and the
     seed task for waveforms. ``stored``: the split and scaling stored with the run."""
@@ -90,7 +105,7 @@ def evaluate_run(
     if config.data.series in WAVEFORMS:
         result = evaluate_seed_task(model, config.data, config.forecast.steps, prepared.scaler)
     if prepared.split.test_size:
-        result["test"] = evaluate_test(model, prepared, config.data.horizon, stride, ar_order)
+        result["test"] = evaluate_test(model, prepared, config.data.horizon, stride, ar_order, members)
     return result
 
 
@@ -100,8 +115,8 @@ def evaluate_result(result) -> dict:
     if not result.history:
         return {}
     config = result.config
-    metrics = evaluate_run(result.model, config, result.data)
     members = getattr(result, "members", None) or ()
+    metrics = evaluate_run(result.model, config, result.data, members=members)
     if len(members) > 1:
         metrics = {**metrics, "ensemble": evaluate_ensemble(config, members, config.forecast.steps)}
     return metrics
