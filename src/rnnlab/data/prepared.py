@@ -139,9 +139,13 @@ def detect_season(values: np.ndarray, max_lag: int | None = None) -> int:
     return next(k for k in peaks if acf[k] >= 0.9 * highest)  # the first of the near-highest peaks
 
 
-# season of a series by the frequency of its dates (pandas offset aliases, by their first letters)
-SEASON_OF_FREQUENCY = (("QS", 4), ("Q", 4), ("BQ", 4), ("MS", 12), ("ME", 12), ("M", 12), ("BM", 12), ("W", 52),
-                       ("D", 7), ("B", 5), ("h", 24), ("H", 24), ("Y", 1), ("A", 1), ("BY", 1), ("BA", 1))
+# season of a series by the frequency of its dates (pandas offset aliases, anchor removed)
+SEASON_OF_FREQUENCY = {
+    **dict.fromkeys(("Q", "QS", "QE", "BQ", "BQS", "BQE"), 4),
+    **dict.fromkeys(("M", "MS", "ME", "BM", "BMS", "BME"), 12),
+    **dict.fromkeys(("W",), 52), "D": 7, "B": 5, "h": 24, "H": 24,
+    **dict.fromkeys(("Y", "YS", "YE", "A", "AS", "BY", "BYS", "BA", "BAS"), 1),
+}
 
 
 def season_of_frequency(frequency: str | None) -> int | None:
@@ -149,11 +153,7 @@ def season_of_frequency(frequency: str | None) -> int | None:
     for another or no frequency."""
     if not frequency:
         return None
-    stem = frequency.split("-")[0].lstrip("0123456789")
-    for prefix, season in SEASON_OF_FREQUENCY:
-        if stem == prefix or (stem.startswith(prefix) and prefix in ("QS", "MS", "W", "BQ", "BM", "BY", "BA")):
-            return season
-    return None
+    return SEASON_OF_FREQUENCY.get(frequency.split("-")[0].lstrip("0123456789"))
 
 
 def prepare(data: DataConfig, targets: int = 1, *, refit: bool = False) -> Prepared:

@@ -1,0 +1,130 @@
+"""The transforms of a real series: round trips, seasonal indices, the season from the dates, and a
+run that stores its transforms and forecasts the same numbers after reloading."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rnnlab.config import DataConfig
+from rnnlab.data import Scaler, prepare
+from rnnlab.data.prepared import season_of_frequency
+from rnnlab.data.transforms import Transform, fit_transform, seasonal_indices
+from rnnlab.errors import InputError
+
+
+def monthly_csv(tmp_path, values, start="2000-01-01"):
+    import pandas as pd
+
+    dates = pd.date_range(start, periods=len(values), freq="MS")
+    path = tmp_path / "monthly.csv"
+    path.write_text("month,value\n" + "".join(f"{d.date()},{float(v)!r}\n" for d, v in zip(dates, values)))
+    return str(path)
+
+
+def seasonal_series(n=96, m=12, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    return 100 * np.exp(0.01 * t + 0.2 * np.sin(2 * np.pi * t / m) + 0.02 * rng.normal(size=n))
+
+
+@pytest.mark.parametrize("log", [False, True])
+@pytest.mark.parametrize("kind", ["none", "standard", "minmax", "changes"])
+@pytest.mark.parametrize("start", [0, 5, 17])
+def test_transforms_round_trip(log, kind, start):
+    from rnnlab.data import fit_scaler
+
+    values = seasonal_series()
+    base = fit_transform(values, "log" if log else "none", "classical", 12, recorded=True)
+    scaler = fit_scaler(kind, base.transform(values)) if kind != "none" else Scaler()
+    transform = Transform(base.log, base.seasonal, scaler)
+    window = values[start : start + 30]
+    np.testing.assert_allclose(transform.inverse(transform.transform(window, start), start), window, rtol=1e-12)
+    # one start per row: the seasonal index of each row's own positions
+    rows = np.stack([values[s : s + 6] for s in (3, 40)])
+    np.testing.assert_allclose(transform.inverse(transform.transform(rows, np.array([3, 40])), np.array([3, 40])),
+                               rows, rtol=1e-12)
+    assert Transform.from_dict(transform.to_dict()) == transform
+
+
+def test_seasonal_indices_recover_a_pure_season():
+    pattern = np.array([3.0, -1.0, 0.5, -2.5])
+    values = 10 + np.tile(pattern, 6)
+    np.testing.assert_allclose(seasonal_indices(values, 4), pattern - pattern.mean(), atol=1e-12)
+    assert seasonal_indices(values[:8], 4) == ()  # fewer than two seasons and one value
+
+
+@pytest.mark.parametrize("frequency,season", [("MS", 12), ("ME", 12), ("QS-OCT", 4), ("Q-DEC", 4), ("W-SAT", 52),
+                                              ("D", 7), ("h", 24), ("YS-JAN", 1), ("A-DEC", 1), (None, None)])
+def test_season_from_the_frequency(frequency, season):
+    assert season_of_frequency(frequency) == season
+
+
+def test_prepare_takes_the_season_from_the_dates(tmp_path):
+    # white noise: the autocorrelation would find no season, the dates say monthly
+    values = list(10 + np.random.default_rng(1).normal(size=60))
+    prepared = prepare(DataConfig(series="csv", csv=monthly_csv(tmp_path, values), time_column="month"))
+    assert prepared.season == 12
+
+
+def test_the_log_needs_positive_values(tmp_path):
+    values = [1.0 + (i % 5) for i in range(40)] + [-1.0]
+    with pytest.raises(InputError, match=r"holds -1 after it: the log transform cannot read it"):
+        prepare(DataConfig(series="csv", csv=monthly_csv(tmp_path, values), time_column="month", transform="auto"))
+
+
+def test_level_last_needs_fixed_contexts(tmp_path):
+    values = list(seasonal_series(40))
+    with pytest.raises(InputError, match=r"data.level = 'last'.*data.context_length > 0"):
+        prepare(DataConfig(series="csv", csv=monthly_csv(tmp_path, values), context_length=0, level="last"))
+
+
+def test_an_auto_run_refits_stores_its_transforms_and_forecasts_the_same_after_reloading(tmp_path, cli, runs_dir):
+    import json
+
+    path = monthly_csv(tmp_path, list(seasonal_series(96)))
+    code, out, err = cli("train", "--csv", path, "--column", "value", "--time-column", "month", "--steps", "20",
+                         "--ensemble", "2", "--seed", "3", "--quiet", "--json")
+    assert code == 0, err
+    summary = json.loads(out)
+    from rnnlab.store import RunStore
+
+    run = RunStore(runs_dir).load(summary["id"])
+    assert run.config.preset == "auto" and run.info["backtest"]["test_fraction"] is None
+    data = run.info["data"]
+    assert data["split"]["train_end"] == 96  # the stored model trained on every value
+    assert data["transform"]["log"] is True and len(data["transform"]["seasonal"]) == 12
+    assert data["level"] == "last" and data["scaling"]["kind"] == "changes"
+    test = run.metrics["test"]
+    assert {"ets", "arima"} <= set(test["methods"]) and test["season"] == 12
+    assert test["interval"]["coverage"] is not None and 0 <= test["interval"]["coverage"] <= 1
+    code, out, err = cli("forecast", "latest", "--steps", "12", "--json")
+    first = json.loads(out)
+    code, out, err = cli("forecast", summary["id"], "--steps", "12", "--json")
+    again = json.loads(out)
+    assert first["forecast"] == again["forecast"] and len(first["forecast"]) == 12
+    low, high = np.array(first["interval"]["low"]), np.array(first["interval"]["high"])
+    assert np.all(low <= np.array(first["forecast"])) and np.all(np.array(first["forecast"]) <= high)
+    assert first["times"][0] == "2008-01-01"
+    # the same numbers by hand: the stored transforms and relative contexts around the models' median
+    from rnnlab.forecasting import forecast
+    from rnnlab.runs import run_scaler
+
+    transform = run_scaler(run)
+    values = seasonal_series(96)
+    n = data["context_length"]
+    fed = transform.transform(values[-n:], 96 - n)
+    median = np.median([forecast(m, fed, 12, relative=True) for m in run.members], axis=0)
+    np.testing.assert_allclose(transform.inverse(median, 96), first["forecast"], rtol=1e-12)
+
+
+def test_evaluate_of_a_refitted_run_shows_its_stored_backtest(tmp_path, cli, runs_dir):
+    path = monthly_csv(tmp_path, list(seasonal_series(72)))
+    code, out, err = cli("train", "--csv", path, "--column", "value", "--time-column", "month", "--steps", "10",
+                         "--ensemble", "1", "--seed", "1", "--quiet")
+    assert code == 0, err
+    code, out, err = cli("evaluate", "latest")
+    assert code == 0, err
+    assert "ETS (statsmodels)" in out and "ARIMA (statsmodels)" in out and "refitted on every value" in err
+    code, out, err = cli("evaluate", "latest", "--stride", "2")
+    assert code == 2 and "--no-refit" in err
