@@ -54,8 +54,14 @@ browser:
 	  fi; \
 	fi
 
-bench: $(VENV)/.installed-dev
+$(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed-dev
+	$(BIN)/pip install -q -e ".[dev,bench]"
+	touch $@
+
+# the engines' benchmark, then the forecasting panel against seasonal naive, AutoETS and AutoARIMA
+bench: $(VENV)/.installed-bench
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/forecast_panel.py
 
 clean:
 	rm -rf $(VENV) runs build src/*.egg-info
