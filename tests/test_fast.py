@@ -48,9 +48,9 @@ def test_gradient_equals_autograd_float64(spec):
     x, targets, weights = rng.normal(size=T), rng.normal(size=T), rng.uniform(0.1, 1.0, size=T)
 
     grad = np.zeros(lay.size)
-    preds, dpreds = np.zeros(T), np.zeros(T)
-    work = kernels.workspace(lay.spec, T)
-    loss = kernels.sequence_loss_grad(theta, lay.spec, lay.offsets, x, 0, T, targets, 0, weights, grad, work, preds, dpreds)
+    work = kernels.workspace(lay.net, T)
+    loss = kernels.sequence_loss_grad(lay.net, theta, x, 0, T, targets, 0, weights, grad, work)
+    preds = work.preds
 
     prediction, _ = model(torch.tensor(x).view(1, T, 1))  # (1, T)
     reference = (torch.tensor(weights) * (prediction[0] - torch.tensor(targets)) ** 2).sum()
@@ -236,7 +236,7 @@ def _general_and_special(config, count: int, steps: int):
             zeros = np.zeros_like(th)
             loop.train_many(p, th, st, 0, lrs, zeros, zeros.copy(), losses, done)
         else:
-            special.train_many(special.units(lay.spec[3]), p, th, st, 0, lrs, losses, done)
+            special.train_many(special.units(lay.net.hidden), p, th, st, 0, lrs, losses, done)
         out.append((th, st, losses, done))
     return out
 
@@ -324,9 +324,9 @@ def test_rollout_gradient_equals_autograd_float64(spec):
     start, L, K, scale = 2, 7, 6, 0.3
 
     grad = np.zeros(lay.size)
-    xs, preds, dpreds = np.zeros(20), np.zeros(20), np.zeros(20)
-    work = kernels.workspace(lay.spec, 20)
-    loss = kernels.rollout_loss_grad(theta, lay.spec, lay.offsets, series, start, L, K, scale, grad, work, xs, preds, dpreds)
+    work = kernels.workspace(lay.net, 20)
+    loss = kernels.rollout_loss_grad(lay.net, theta, series, start, L, K, scale, grad, work)
+    preds = work.preds
 
     values = torch.tensor(series)
     predictions = rollout_predictions(model, values, [Window(start, start + L)], K)  # (1, K)
@@ -339,7 +339,7 @@ def test_rollout_gradient_equals_autograd_float64(spec):
     np.testing.assert_allclose(grad, expected, rtol=0, atol=1e-12)
     # the feedback path matters: without it the gradient differs
     cut = np.zeros(lay.size)
-    kernels.rollout_loss_grad(theta, lay.spec, lay.offsets, series, start, L, 1, scale, cut, work, xs, preds, dpreds)
+    kernels.rollout_loss_grad(lay.net, theta, series, start, L, 1, scale, cut, work)
     assert np.abs(cut - expected).max() > 1e-6
 
 
@@ -407,16 +407,16 @@ def test_shared_rollout_equals_the_window_by_window_loss():
         theta = lay.pack(engine.initial_model(config, 0).tensors()) * 1.5
         series = np.random.default_rng(1).normal(size=19)
         last, min_length, K = 18, 2, 3
-        assert rollout.applies(lay.spec) and rollout.fits(lay.spec, last, min_length, K)
+        assert rollout.applies(lay.net) and rollout.fits(lay.net, last, min_length, K)
         shared = np.zeros(lay.size)
-        loss = rollout.loss_grad(theta, lay.spec, lay.offsets, series, last, min_length, K, shared,
-                                 rollout.buffers(lay.spec, last, min_length, K))
+        loss = rollout.loss_grad(lay.net, theta, series, last, min_length, K, shared,
+                                 rollout.buffers(lay.net, last, min_length, K))
         windows = [(s, stop - K - s) for s in range(last - min_length - K + 1) for stop in range(s + min_length + K, last + 2)]
         each, total = np.zeros(lay.size), 0.0
-        work, scratch = kernels.workspace(lay.spec, last + 1), [np.zeros(last + 1) for _ in range(3)]
+        work = kernels.workspace(lay.net, last + 1)
         for start, length in windows:
-            total += kernels.rollout_loss_grad(theta, lay.spec, lay.offsets, series, start, length, K,
-                                               1.0 / (len(windows) * K), each, work, *scratch)
+            total += kernels.rollout_loss_grad(lay.net, theta, series, start, length, K,
+                                               1.0 / (len(windows) * K), each, work)
         assert abs(loss - total) <= 1e-12 and loss > 0
         np.testing.assert_allclose(shared, each, rtol=0, atol=1e-12)
 

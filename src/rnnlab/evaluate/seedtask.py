@@ -95,7 +95,7 @@ def evaluate_ensemble(config: RunConfig, members: Sequence[SequenceModel], steps
     lay = layout(config.model)
     thetas = np.stack([lay.pack(m.tensors()) for m in members])  # (members, P)
     out = np.zeros((len(members), len(windows), steps))
-    loop.forecast_many(thetas, lay.spec, lay.offsets, contexts, lengths, steps, out)
+    loop.forecast_many(lay.net, thetas, contexts, lengths, steps, out)
     out = scaler.inverse(out)  # (members, windows, steps)
     truth = np.array([[true_value(one, w.end + k) for k in range(steps)] for w in windows])
     naive = np.repeat(np.array([series[w.end - 1] for w in windows])[:, None], steps, axis=1)

@@ -28,11 +28,10 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .kernels import last_step_loss_grad, rollout_loss_grad, sequence_loss_grad, step, workspace
 from . import rollout as shared
+from .kernels import last_step_loss_grad, rollout_loss_grad, sequence_loss_grad, step, workspace
 from .mt import randint
-from .problem import ADAMW, SGD
-
+from .problem import ADAMW, SGD, Problem
 
 
 @njit(cache=True, error_model="numpy")
@@ -84,65 +83,50 @@ def train_steps(p, theta, state, step0, lrs, m, v, losses):
     Returns (steps done, restored): it stops at the first non-finite loss, and when the update
     before it produced non-finite weights, restores the weights from before that update.
     """
-    spec, offsets, series, last, low, full, batch = p.spec, p.offsets, p.series, p.last, p.low, p.full, p.batch
+    # p's fields taken out once, not read in the step loop
+    net, series, last, low, full, batch = p.net, p.series, p.last, p.low, p.full, p.batch
+    R, min_length = p.rollout, p.min_length
     P = theta.shape[0]
-    work = workspace(spec, last + 1)
+    work = workspace(net, last + 1)
     grad = np.zeros(P)
     backup = theta.copy()
-    preds = np.zeros(last + 1)
-    dpreds = np.zeros(last + 1)
     weights = np.zeros(last + 1)
-    rollout = p.rollout
     windows = 0
     if full == 1:
         for start in range(0, last - low + 1):
             windows += last + 1 - (start + low) + 1
-    xs = np.zeros(last + 1)
-    min_length = low - rollout
     # the full batch of a one-layer rnn: every window's rollout side by side (rollout.py)
-    use_shared = rollout > 1 and full == 1 and shared.applies(spec) and shared.fits(spec, last, min_length, rollout)
-    bufs = shared.buffers(spec, last if use_shared else min_length + rollout + 1, min_length, rollout)
+    use_shared = R > 1 and full == 1 and shared.applies(net) and shared.fits(net, last, min_length, R)
+    bufs = shared.buffers(net, last if use_shared else low + 1, min_length, R)
     for i in range(lrs.shape[0]):
         grad[:] = 0.0
         loss = 0.0
         if use_shared:
-            loss = shared.loss_grad(theta, spec, offsets, series, last, min_length, rollout, grad, bufs)
-        elif rollout > 1:
-            K = rollout
-            if full == 0:
-                for b in range(batch):
-                    start = randint(state, 0, last - low)
-                    stop = randint(state, start + low, last + 1)
-                    end = stop - K  # context series[start:end], targets series[end:stop]
-                    loss += rollout_loss_grad(
-                        theta, spec, offsets, series, start, end - start, K, 1.0 / (batch * K),
-                        grad, work, xs, preds, dpreds,
-                    )
-            else:
-                for start in range(0, last - low + 1):
-                    for stop in range(start + low, last + 2):
-                        loss += rollout_loss_grad(
-                            theta, spec, offsets, series, start, stop - K - start, K, 1.0 / (windows * K),
-                            grad, work, xs, preds, dpreds,
-                        )
+            loss = shared.loss_grad(net, theta, series, last, min_length, R, grad, bufs)
+        elif R > 1 and full == 0:
+            for b in range(batch):
+                start = randint(state, 0, last - low)
+                stop = randint(state, start + low, last + 1)
+                end = stop - R  # context series[start:end], targets series[end:stop]
+                loss += rollout_loss_grad(net, theta, series, start, end - start, R, 1.0 / (batch * R), grad, work)
+        elif R > 1:
+            for start in range(0, last - low + 1):
+                for stop in range(start + low, last + 2):
+                    scale = 1.0 / (windows * R)
+                    loss += rollout_loss_grad(net, theta, series, start, stop - R - start, R, scale, grad, work)
         elif full == 0:
             for b in range(batch):
                 start = randint(state, 0, last - low)
                 stop = randint(state, start + low, last + 1)
                 end = stop - 1  # context series[start:end], target series[end]
-                loss += last_step_loss_grad(
-                    theta, spec, offsets, series, start, end - start, series[end], 1.0 / batch,
-                    grad, work, preds, dpreds,
-                )
+                target = series[end]
+                loss += last_step_loss_grad(net, theta, series, start, end - start, target, 1.0 / batch, grad, work)
         else:
             for start in range(0, last - low + 1):
                 T = last - start  # inputs series[start:last]; step t predicts series[start + t + 1]
                 for t in range(T):
                     weights[t] = 1.0 / windows if t >= low - 2 else 0.0
-                loss += sequence_loss_grad(
-                    theta, spec, offsets, series, start, T, series, start + 1, weights,
-                    grad, work, preds, dpreds,
-                )
+                loss += sequence_loss_grad(net, theta, series, start, T, series, start + 1, weights, grad, work)
         losses[i] = loss
         if not math.isfinite(loss):
             for j in range(P):
@@ -155,40 +139,51 @@ def train_steps(p, theta, state, step0, lrs, m, v, losses):
     return lrs.shape[0], 0
 
 
-@njit(cache=True, error_model="numpy", parallel=True)
+@njit(cache=True, error_model="numpy")
 def train_many(p, thetas, states, step0, lrs, ms, vs, losses, done):
     """``train_steps`` for many models at once (one row each), in parallel over the CPU cores.
 
     done[n] = (steps done, weights restored) of model n; a model with fewer than step0 steps
     done stopped earlier (diverged) and is left as it is."""
+    # numba's prange hands the threads a named tuple's fields, but not a named tuple held in one
+    # (p.net): they get p.net and the fields after it, and put p together again
+    _train_many(p.net, p[1:], thetas, states, step0, lrs, ms, vs, losses, done)
+
+
+@njit(cache=True, error_model="numpy", parallel=True)
+def _train_many(net, rest, thetas, states, step0, lrs, ms, vs, losses, done):
     for n in prange(thetas.shape[0]):
         if done[n, 0] < step0:  # stopped earlier (diverged): leave it as it is
             continue
+        p = Problem(net, *rest)
         steps, restored = train_steps(p, thetas[n], states[n], step0, lrs, ms[n], vs[n], losses[n])
         done[n, 0] = step0 + steps
         done[n, 1] = restored
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
-def forecast_many(thetas, spec, offsets, contexts, lengths, steps, out):
+def forecast_many(net, thetas, contexts, lengths, steps, out):
     """For each model n and context c: ``steps`` values generated after contexts[c, :lengths[c]].
 
-    thetas (models, P), contexts (count, max_length), out (models, count, steps); the state is
-    carried forward and each prediction is fed back as the next input.
+    thetas (models, P) of the model ``net`` (``Layout.net``), contexts (count, max_length), out
+    (models, count, steps); the state is carried forward and each prediction is fed back as the
+    next input.
     """
-    max_time = contexts.shape[1] + steps
+    max_time, layers = contexts.shape[1] + steps, net.layers
     for n in prange(thetas.shape[0]):
-        hs, cs, gates, _dh, _dc, _da = workspace(spec, max_time)
+        work = workspace(net, max_time)
         theta = thetas[n]
         for c in range(contexts.shape[0]):
             T = lengths[c]
-            for l in range(spec[2]):
-                hs[l, 0, :] = 0.0
-                cs[l, 0, :] = 0.0
-            p = 0.0
+            for l in range(layers):
+                # h_0 = 0, c_0 = 0
+                work.hs[l, 0, :] = 0.0
+                work.cs[l, 0, :] = 0.0
+            y = 0.0
             for t in range(T):
-                p = step(theta, spec, offsets, contexts[c, t], t, hs, cs, gates)
-            out[n, c, 0] = p
+                y = step(net, theta, contexts[c, t], t, work)
+            out[n, c, 0] = y
             for k in range(1, steps):
-                p = step(theta, spec, offsets, p, T + k - 1, hs, cs, gates)
-                out[n, c, k] = p
+                # x_t = ŷ_{t-1}, fed back
+                y = step(net, theta, y, T + k - 1, work)
+                out[n, c, k] = y

@@ -1,9 +1,9 @@
 """One training problem for the compiled loops, as a named tuple numba compiles against.
 
 A ``Problem`` holds everything a compiled loop needs besides the weights, the optimizer state and
-the generator state: the model's layout (``spec``, ``offsets`` from ``layout.Layout``), the
-training series, how windows are drawn and the optimizer's constants. Plain numbers and arrays
-only: numba types a named tuple field by field, and every loop reads the fields by name.
+the generator state: the model (``net``, ``layout.Net``), the training series, how windows are
+drawn and the optimizer's constants. Plain numbers, arrays and the ``Net`` named tuple only:
+numba types a named tuple field by field, and every loop reads the fields by name.
 """
 
 from __future__ import annotations
@@ -12,14 +12,13 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .layout import Layout
+from .layout import Layout, Net
 
 SGD, ADAM, ADAMW = 0, 1, 2
 
 
 class Problem(NamedTuple):
-    spec: np.ndarray  # int64 (7,): Layout.spec
-    offsets: np.ndarray  # int64 (layers, 4): Layout.offsets
+    net: Net  # the model: Layout.net
     series: np.ndarray  # float64 (last + 1,): the (scaled) training series
     last: int  # index of the last training value
     min_length: int  # the shortest context
@@ -41,7 +40,7 @@ class Problem(NamedTuple):
         """The problem of training ``lay``'s model on ``series`` (batch_size 0: the full batch)."""
         series = np.ascontiguousarray(series, dtype=np.float64)
         return cls(
-            lay.spec, lay.offsets, series, len(series) - 1, int(min_length), int(rollout),
+            lay.net, series, len(series) - 1, int(min_length), int(rollout),
             int(min_length + rollout), int(batch_size == 0), max(int(batch_size), 1), int(optimizer),
             float(momentum), float(weight_decay), 0.9, 0.999, 1e-8, float(clip),
         )

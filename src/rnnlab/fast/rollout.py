@@ -13,19 +13,27 @@ general loop runs each window on its own; for the one-layer rnn this module shar
   to the prefix state it started from, and one backward pass per start goes through the contexts.
 
 Windows, targets and the loss (the mean over windows and k of (ŷ_k − y_k)²) are the general
-loop's; the sums only run in another order.
+loop's; the sums only run in another order (with reassociation, so not to the last bit). The
+model comes as a ``layout.Net``. Rows of the work arrays are units, columns the starts or
+windows run side by side; the cell (``_cell``), its weight gradients (``_weight_grads``) and
+W_hhᵀ da (``_back_hh``) are each written once for both the prefix pass and the rollouts.
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
 
+from .kernels import layer_offsets
+from .layout import RNN, W_HH, W_IH
+
 
 @njit(cache=True, error_model="numpy")
-def applies(spec) -> bool:
+def applies(net) -> bool:
     """Whether this module handles the model: a one-layer rnn (any nonlinearity and readout)."""
-    return spec[0] == 0 and spec[2] == 1
+    return net.cell == RNN and net.layers == 1
 
 
 TILE = 256  # windows whose rollouts run side by side
@@ -33,39 +41,49 @@ MAX_VALUES = 1 << 24  # prefix states kept at most (128 MiB); more: the general 
 
 
 @njit(cache=True, error_model="numpy")
-def fits(spec, last, min_length, K) -> bool:
+def fits(net, last, min_length, K) -> bool:
     """Whether the prefix states (and their gradients) of every start fit in ``MAX_VALUES`` numbers."""
     T = last + 1 - K
     S = T - min_length
-    return 2 * (T + 1) * spec[3] * S <= MAX_VALUES
+    return 2 * (T + 1) * net.hidden * S <= MAX_VALUES
+
+
+class Buffers(NamedTuple):
+    """Work arrays of ``loss_grad`` (``buffers``); T = the longest context, S starts, W windows."""
+
+    hp: np.ndarray  # (T + 1, H, S): prefix states, h after t inputs of start s
+    inj: np.ndarray  # (T + 1, H, S): d(loss)/dh_t from the rollouts started there
+    lens: np.ndarray  # int64 (W,): context length of each window, ordered by length, then start
+    starts: np.ndarray  # int64 (W,): start of each window
+    rs: np.ndarray  # (K, H, TILE): rollout states, h at ŷ_1 … ŷ_K of the tile's windows
+    preds: np.ndarray  # (K, TILE): ŷ_1 … ŷ_K of the tile's windows
+    dh: np.ndarray  # (H, TILE): d(loss)/dh through the rollouts
+    da: np.ndarray  # (H, TILE): d(loss)/da through the rollouts
+    feed: np.ndarray  # (TILE,): d(loss)/dŷ_k, with what ŷ_k received as the next input
+    dhp: np.ndarray  # (H, S): d(loss)/dh through the prefix pass
+    dap: np.ndarray  # (H, S): d(loss)/da through the prefix pass
 
 
 @njit(cache=True, error_model="numpy")
-def buffers(spec, last, min_length, K):
-    """Work arrays for ``loss_grad``; T = the longest context, S starts, W windows."""
-    H = spec[3]
+def buffers(net, last, min_length, K):
+    """Work arrays for ``loss_grad``."""
+    H = net.hidden
     T = last + 1 - K
     S = T - min_length
     W = 0
     for L in range(min_length, T + 1):
         W += min(T - L + 1, S)
-    hp = np.zeros((T + 1, H, S))  # prefix states: h after t inputs of start s
-    inj = np.zeros((T + 1, H, S))  # d(loss)/dh_t from the rollouts started there
-    lens = np.zeros(W, dtype=np.int64)  # windows ordered by context length, then start
+    lens = np.zeros(W, dtype=np.int64)
     starts = np.zeros(W, dtype=np.int64)
     w = 0
     for L in range(min_length, T + 1):
         for s in range(min(T - L + 1, S)):
             lens[w], starts[w] = L, s
             w += 1
-    rs = np.zeros((K, H, TILE))  # rollout states: h at ŷ_1 … ŷ_K of the tile's windows
-    preds = np.zeros((K, TILE))  # ŷ_1 … ŷ_K of the tile's windows
-    dh = np.zeros((H, TILE))
-    da = np.zeros((H, TILE))
-    feed = np.zeros(TILE)  # d(loss)/dŷ_k, with what ŷ_k received as the next input
-    dhp = np.zeros((H, S))
-    dap = np.zeros((H, S))
-    return hp, inj, lens, starts, rs, preds, dh, da, feed, dhp, dap
+    return Buffers(
+        np.zeros((T + 1, H, S)), np.zeros((T + 1, H, S)), lens, starts, np.zeros((K, H, TILE)), np.zeros((K, TILE)),
+        np.zeros((H, TILE)), np.zeros((H, TILE)), np.zeros(TILE), np.zeros((H, S)), np.zeros((H, S)),
+    )
 
 
 # reassociation lets the sums over windows run in SIMD lanes; no assumption about NaN or inf is
@@ -75,7 +93,7 @@ _FAST = {"reassoc", "contract", "arcp"}
 
 @njit(cache=True, error_model="numpy", fastmath=_FAST)
 def _activate(row, n, relu):
-    """act(a) in place on row[:n]."""
+    """act(a) in place on row[:n]: max(a, 0) | tanh(a)."""
     if relu == 1:
         for s in range(n):
             row[s] = max(row[s], 0.0)
@@ -95,12 +113,73 @@ def _act_grad(out, d, h, n, relu):
             out[s] = d[s] * (1.0 - h[s] * h[s])
 
 
+@njit(cache=True, error_model="numpy", fastmath=_FAST, inline="always")
+def _cell(net, theta, x, before, after, n):
+    """after[:, :n] = act(W_ih x + b_ih + W_hh before + b_hh), column by column (x: one input a column)."""
+    w_ih, w_hh, b_ih, b_hh = layer_offsets(net, 0)
+    H = net.hidden
+    for i in range(H):
+        # a_i = (b_ih + b_hh)_i + (W_ih)_i x
+        b = theta[b_ih + i] + theta[b_hh + i]
+        wx = theta[w_ih + i]
+        row = after[i]
+        for s in range(n):
+            row[s] = b + wx * x[s]
+        # a_i += Σ_j (W_hh)_ij h_j
+        for j in range(H):
+            wh = theta[w_hh + i * H + j]
+            h = before[j]
+            for s in range(n):
+                row[s] += wh * h[s]
+        # h_i = act(a_i)
+        _activate(row, n, net.relu)
+
+
+@njit(cache=True, error_model="numpy", fastmath=_FAST, inline="always")
+def _weight_grads(net, da, x, before, grad, n):
+    """Add the parameter gradients of the cell ``_cell`` ran, summed over the columns, given its da."""
+    w_ih, w_hh, b_ih, b_hh = layer_offsets(net, 0)
+    H = net.hidden
+    for i in range(H):
+        # db_ih = db_hh = Σ_s da_i,  dW_ih = Σ_s da_i x
+        gb, gx = 0.0, 0.0
+        d = da[i]
+        for s in range(n):
+            gb += d[s]
+            gx += d[s] * x[s]
+        grad[b_ih + i] += gb
+        grad[b_hh + i] += gb
+        grad[w_ih + i] += gx
+        # dW_hh = Σ_s da_i before_jᵀ
+        for j in range(H):
+            g = 0.0
+            h = before[j]
+            for s in range(n):
+                g += d[s] * h[s]
+            grad[w_hh + i * H + j] += g
+
+
+@njit(cache=True, error_model="numpy", fastmath=_FAST, inline="always")
+def _back_hh(net, theta, da, dh, n):
+    """dh[:, :n] = W_hhᵀ da: what reaches the state before the cell."""
+    w_hh, H = net.offsets[0, W_HH], net.hidden
+    for j in range(H):
+        # dh_j = Σ_i (W_hh)_ij da_i
+        dhj = dh[j]
+        dhj[:n] = 0.0
+        for i in range(H):
+            wh = theta[w_hh + i * H + j]
+            d = da[i]
+            for s in range(n):
+                dhj[s] += wh * d[s]
+
+
 @njit(cache=True, error_model="numpy", fastmath=_FAST)
-def loss_grad(theta, spec, offsets, series, last, min_length, K, grad, bufs):
+def loss_grad(net, theta, series, last, min_length, K, grad, bufs):
     """The full-batch rollout loss (mean over windows and k of (ŷ_k − y_k)²); adds its gradient to ``grad``."""
-    hp, inj, lens, starts, rs, preds, dh, da, feed, dhp, dap = bufs
-    relu, H, linear, o_w, o_b = spec[1], spec[3], spec[4], spec[5], spec[6]
-    o_wih, o_whh, o_bih, o_bhh = offsets[0, 0], offsets[0, 1], offsets[0, 2], offsets[0, 3]
+    hp, inj, rs, preds = bufs.hp, bufs.inj, bufs.rs, bufs.preds
+    lens, starts, dh, da, feed = bufs.lens, bufs.starts, bufs.dh, bufs.da, bufs.feed
+    relu, H, w_ih = net.relu, net.hidden, net.offsets[0, W_IH]
     T = last + 1 - K
     S = T - min_length
     W = lens.shape[0]
@@ -110,18 +189,7 @@ def loss_grad(theta, spec, offsets, series, last, min_length, K, grad, bufs):
     hp[0, :, :] = 0.0
     for t in range(T):
         n = min(T - t, S)  # starts whose contexts reach length t + 1
-        for i in range(H):
-            b = theta[o_bih + i] + theta[o_bhh + i]
-            wx = theta[o_wih + i]
-            for s in range(n):
-                hp[t + 1, i, s] = b + wx * series[s + t]
-            row = hp[t + 1, i]
-            for j in range(H):
-                wh = theta[o_whh + i * H + j]
-                before = hp[t, j]
-                for s in range(n):
-                    row[s] += wh * before[s]
-            _activate(row, n, relu)
+        _cell(net, theta, series[t : t + n], hp[t], hp[t + 1], n)
 
     # rollouts, a tile of windows at a time (their states stay in the cache); window w has
     # context length lens[w] and start starts[w]
@@ -132,28 +200,20 @@ def loss_grad(theta, spec, offsets, series, last, min_length, K, grad, bufs):
             for u in range(m):
                 rs[0, i, u] = hp[lens[lo + u], i, starts[lo + u]]
         for k in range(K):
-            if k > 0:  # the state after feeding ŷ_k back
-                for i in range(H):
-                    b = theta[o_bih + i] + theta[o_bhh + i]
-                    wx = theta[o_wih + i]
-                    row, fed = rs[k, i], preds[k - 1]
-                    for u in range(m):
-                        row[u] = b + wx * fed[u]
-                    for j in range(H):
-                        wh = theta[o_whh + i * H + j]
-                        before = rs[k - 1, j]
-                        for u in range(m):
-                            row[u] += wh * before[u]
-                    _activate(row, m, relu)
+            if k > 0:
+                # the state after feeding ŷ_k back: h = act(W_ih ŷ_k + b_ih + W_hh h + b_hh)
+                _cell(net, theta, preds[k - 1], rs[k - 1], rs[k], m)
             out = preds[k]
-            if linear == 1:
-                out[:m] = theta[o_b]
+            if net.linear == 1:
+                # ŷ = b + w · h
+                out[:m] = theta[net.readout_b]
                 for i in range(H):
-                    wo = theta[o_w + i]
+                    wo = theta[net.readout_w + i]
                     row = rs[k, i]
                     for u in range(m):
                         out[u] += wo * row[u]
             else:
+                # ŷ = h[H-1]
                 out[:m] = rs[k, H - 1, :m]
 
         # loss and backward through the rollouts
@@ -161,95 +221,62 @@ def loss_grad(theta, spec, offsets, series, last, min_length, K, grad, bufs):
         feed[:m] = 0.0
         for k in range(K - 1, -1, -1):
             out = preds[k]
-            for u in range(m):  # dŷ_k = 2 scale (ŷ_k − y_k) + what its feeding back received
+            for u in range(m):
+                # dŷ_k = 2 scale (ŷ_k − y_k) + what its feeding back received
                 e = out[u] - series[starts[lo + u] + lens[lo + u] + k]
                 loss += scale * e * e
                 feed[u] += 2.0 * scale * e
-            if linear == 1:
+            if net.linear == 1:
+                # db += Σ dŷ,  dw += Σ dŷ h,  dh += dŷ w
                 total = 0.0
                 for u in range(m):
                     total += feed[u]
-                grad[o_b] += total
+                grad[net.readout_b] += total
                 for i in range(H):
-                    wo = theta[o_w + i]
+                    wo = theta[net.readout_w + i]
                     g = 0.0
                     row, dhi = rs[k, i], dh[i]
                     for u in range(m):
                         g += feed[u] * row[u]
                         dhi[u] += feed[u] * wo
-                    grad[o_w + i] += g
+                    grad[net.readout_w + i] += g
             else:
+                # dh[H-1] += dŷ
                 dhi = dh[H - 1]
                 for u in range(m):
                     dhi[u] += feed[u]
             if k == 0:
                 break
-            for i in range(H):  # da = dh ⊙ act'(a)
-                _act_grad(da[i], dh[i], rs[k, i], m, relu)
-            feed[:m] = 0.0
-            fed = preds[k - 1]
             for i in range(H):
-                gb, gx = 0.0, 0.0
-                wx = theta[o_wih + i]
-                dai = da[i]
+                # da = dh ⊙ act'(a)
+                _act_grad(da[i], dh[i], rs[k, i], m, relu)
+            # the input of step k is ŷ_k (index k − 1): dŷ_k = W_ihᵀ da
+            feed[:m] = 0.0
+            for i in range(H):
+                wx = theta[w_ih + i]
+                d = da[i]
                 for u in range(m):
-                    gb += dai[u]
-                    gx += dai[u] * fed[u]
-                    feed[u] += wx * dai[u]  # the input of step k is ŷ_k (index k − 1)
-                grad[o_bih + i] += gb
-                grad[o_bhh + i] += gb
-                grad[o_wih + i] += gx
-                for j in range(H):
-                    g = 0.0
-                    before = rs[k - 1, j]
-                    for u in range(m):
-                        g += dai[u] * before[u]
-                    grad[o_whh + i * H + j] += g
-            for j in range(H):  # W_hhᵀ da reaches the state before
-                dhj = dh[j]
-                dhj[:m] = 0.0
-                for i in range(H):
-                    wh = theta[o_whh + i * H + j]
-                    dai = da[i]
-                    for u in range(m):
-                        dhj[u] += wh * dai[u]
+                    feed[u] += wx * d[u]
+            _weight_grads(net, da, preds[k - 1], rs[k - 1], grad, m)
+            _back_hh(net, theta, da, dh, m)
         # what reached each window's first state goes to the prefix state it started from
         for i in range(H):
             for u in range(m):
                 inj[lens[lo + u], i, starts[lo + u]] = dh[i, u]
 
     # backward through the prefix pass
+    dhp, dap = bufs.dhp, bufs.dap
     dhp[:, :] = 0.0
     for t in range(T - 1, -1, -1):
         n = min(T - t, S)
-        for i in range(H):  # inj is 0 where no context ends (t + 1 < min_length)
+        for i in range(H):
+            # dh += what the rollouts started at t + 1 sent (0 where no context ends: t + 1 < min_length)
             d = dhp[i]
             got = inj[t + 1, i]
             for s in range(n):
                 d[s] += got[s]
+            # da = dh ⊙ act'(a)
             _act_grad(dap[i], d, hp[t + 1, i], n, relu)
-        x = series[t : t + n]
-        for i in range(H):
-            gb, gx = 0.0, 0.0
-            dai = dap[i]
-            for s in range(n):
-                gb += dai[s]
-                gx += dai[s] * x[s]
-            grad[o_bih + i] += gb
-            grad[o_bhh + i] += gb
-            grad[o_wih + i] += gx
-            for j in range(H):
-                g = 0.0
-                before = hp[t, j]
-                for s in range(n):
-                    g += dai[s] * before[s]
-                grad[o_whh + i * H + j] += g
-        for j in range(H):
-            dhj = dhp[j]
-            dhj[:n] = 0.0
-            for i in range(H):
-                wh = theta[o_whh + i * H + j]
-                dai = dap[i]
-                for s in range(n):
-                    dhj[s] += wh * dai[s]
+        _weight_grads(net, dap, series[t : t + n], hp[t], grad, n)
+        _back_hh(net, theta, dap, dhp, n)
     return loss

@@ -1,15 +1,17 @@
 """The seed's case compiled on its own: a 1-layer rnn cell trained by plain per-sample SGD.
 
-The general loop (``loop.train_steps``) reads the cell, the sizes and the offsets from arrays at
-run time. Here the hidden size is a constant of the compiled code: it is passed as the length of a tuple
-(``units(hidden)``), numba compiles (and caches on disk) one version per length, and the
-compiler unrolls the loops over the units; the parameters sit at fixed offsets,
+The general loop (``loop.train_steps``) reads the cell, the sizes and the offsets from the
+``layout.Net`` at run time. Here the hidden size is a constant of the compiled code: it is passed
+as the length of a tuple (``units(hidden)``), numba compiles (and caches on disk) one version per
+length, and the compiler unrolls the loops over the units; the parameters sit at fixed offsets,
 nothing is allocated inside the step loop, and each model's weights and generator state are
-copied into buffers of its own thread for the whole run (no two threads write the same cache line).
+copied into buffers of its own thread for the whole run (no two threads write the same cache
+line). The loops are written out here rather than through ``kernels``' helpers, so that the
+sizes stay compile-time constants and the tanh calls come after the sums.
 
 It performs the same floating-point operations in the same order as ``loop.train_steps`` with
-``kernels.forward`` / ``kernels._backward_rnn`` and the SGD update, so it gives the same
-numbers; the tests compare the two. ``applies(config)`` says when it is used:
+``kernels.forward`` / ``kernels.backward`` and the SGD update, so it gives the same numbers; the
+tests compare the two. ``applies(config)`` says when it is used:
 
     cell rnn (tanh or relu), 1 layer, hidden_size <= MAX_HIDDEN, readout unit or linear,
     one window per step (train.batch_size 1), optimizer sgd without momentum, weight decay
@@ -19,11 +21,13 @@ numbers; the tests compare the two. ``applies(config)`` says when it is used:
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit, prange
 
 from .mt import randint
+from .problem import Problem
 
 MAX_HIDDEN = 16
 
@@ -43,13 +47,32 @@ def units(hidden: int) -> tuple:
     return (0.0,) * int(hidden)
 
 
+class Scratch(NamedTuple):
+    """One model's buffers for ``_run`` (H = len(units), T <= last + 1 inputs)."""
+
+    backup: np.ndarray  # (P,): the weights before the last update
+    grad: np.ndarray  # (P,)
+    hs: np.ndarray  # ((last + 2) H,): h_0 … h_T, hs[t H : (t + 1) H] = h_t
+    dh: np.ndarray  # (H,): d(loss)/dh_t
+    da: np.ndarray  # (H,): d(loss)/da_t
+
+
 @njit(cache=True, error_model="numpy")
-def _run(units, relu, linear, th, series, last, low, st, lrs, losses, backup, grad, hs, dh, da):
+def _scratch(units, p, th):
+    """A model's ``Scratch``; ``backup`` starts as a copy of its weights th."""
+    H = len(units)
+    return Scratch(th.copy(), np.zeros(th.shape[0]), np.zeros((p.last + 2) * H), np.zeros(H), np.zeros(H))
+
+
+@njit(cache=True, error_model="numpy")
+def _run(units, p, th, st, lrs, losses, work):
     """Train th (P,) in place for len(lrs) steps with generator state st; (steps done, restored).
 
-    len(units) = H is a compile-time constant; relu, linear: 0/1 flags.
+    len(units) = H is a compile-time constant; p.net.relu, p.net.linear are 0/1 flags.
     """
     H = len(units)
+    relu, linear, series, last, low = p.net.relu, p.net.linear, p.series, p.last, p.low
+    backup, grad, hs, dh, da = work.backup, work.grad, work.hs, work.dh, work.da
     # offsets in the flat vector (layout.py): weight_ih (H, 1), weight_hh (H, H), bias_ih, bias_hh,
     # then readout.weight (1, H) and readout.bias for the linear readout
     WIH, WHH, BIH, BHH = 0, H, H + H * H, 2 * H + H * H
@@ -60,32 +83,38 @@ def _run(units, relu, linear, th, series, last, low, st, lrs, losses, backup, gr
         stop = randint(st, start + low, last + 1)
         end = stop - 1  # context series[start:end], target series[end]
         T = end - start
-        # forward: h_t = act(b_ih + b_hh + W_ih x_t + W_hh h_{t-1}), hs[t*H:(t+1)*H] = h_t
+        # forward, hs[t*H:(t+1)*H] = h_t; h_0 = 0
         for i in range(H):
             hs[i] = 0.0
         for t in range(T):
             xt = series[start + t]
             for i in range(H):
+                # a = b_ih + b_hh + W_ih x_t + W_hh h_{t-1}
                 a = th[BIH + i] + th[BHH + i]
                 a += th[WIH + i] * xt
                 for k in range(H):
                     a += th[WHH + i * H + k] * hs[t * H + k]
+                # h_t = relu(a) = max(a, 0); for tanh, a is kept here and h_t = tanh(a) below
                 if relu:
                     hs[(t + 1) * H + i] = a if a > 0.0 else 0.0
                 else:
                     hs[(t + 1) * H + i] = a
             if not relu:  # the calls to tanh after the sums: no live values to save around them
                 for i in range(H):
+                    # h_t = tanh(a)
                     hs[(t + 1) * H + i] = math.tanh(hs[(t + 1) * H + i])
         top = T * H
         if linear:
-            p = th[RB]
+            # ŷ = b + w · h_T
+            y = th[RB]
             for k in range(H):
-                p += th[RW + k] * hs[top + k]
+                y += th[RW + k] * hs[top + k]
         else:
-            p = hs[top + H - 1]
-        e = p - series[end]
-        g = 2.0 * e  # d(loss)/d(prediction)
+            # ŷ = h_T[H-1]
+            y = hs[top + H - 1]
+        # loss = e², d(loss)/dŷ = 2 e  (e = ŷ − y)
+        e = y - series[end]
+        g = 2.0 * e
         loss = e * e
         losses[n] = loss
         if not math.isfinite(loss):
@@ -102,32 +131,38 @@ def _run(units, relu, linear, th, series, last, low, st, lrs, losses, backup, gr
         if g != 0.0:
             if linear:
                 for k in range(H):
+                    # dh_T += g w,  dw += g h_T
                     dh[k] += g * th[RW + k]
                     grad[RW + k] += g * hs[top + k]
+                # db += g
                 grad[RB] += g
             else:
+                # dh_T[H-1] += g
                 dh[H - 1] += g
         for t in range(T - 1, -1, -1):
             xt = series[start + t]
             for i in range(H):
                 h = hs[(t + 1) * H + i]
+                # da = dh_t ⊙ act'(a): [h_t > 0] for relu, 1 − h_t² for tanh
                 if relu:
                     d = dh[i] if h > 0.0 else 0.0
                 else:
                     d = dh[i] * (1.0 - h * h)
                 da[i] = d
+                # db_ih += da,  db_hh += da,  dW_ih += da x_t,  dW_hh += da h_{t-1}ᵀ
                 grad[BIH + i] += d
                 grad[BHH + i] += d
                 grad[WIH + i] += d * xt
                 for k in range(H):
                     grad[WHH + i * H + k] += d * hs[t * H + k]
-            if t > 0:  # W_hh^T da reaches h_{t-1}
+            if t > 0:
                 for k in range(H):
+                    # dh_{t-1} = W_hhᵀ da
                     s = 0.0
                     for i in range(H):
                         s += th[WHH + i * H + k] * da[i]
                     dh[k] = s
-        # plain SGD
+        # plain SGD: θ ← θ − lr ∇θ
         lr = lrs[n]
         for j in range(P):
             backup[j] = th[j]
@@ -139,30 +174,29 @@ def _run(units, relu, linear, th, series, last, low, st, lrs, losses, backup, gr
 def train_one(units, p, theta, state, lrs, losses):
     """``loop.train_steps`` for this case: theta (P,), state (625,) advanced in place;
     ``units`` = ``units(hidden_size)``, the compile-time hidden size."""
-    relu, linear, series, last, low = p.spec[1], p.spec[4], p.series, p.last, p.low
-    H = len(units)
     th, st = theta.copy(), state.copy()
-    out = _run(units, relu, linear, th, series, last, low, st, lrs, losses, th.copy(), np.zeros(th.shape[0]),
-               np.zeros((last + 2) * H), np.zeros(H), np.zeros(H))
+    out = _run(units, p, th, st, lrs, losses, _scratch(units, p, th))
     theta[:] = th
     state[:] = st
     return out
 
 
-@njit(cache=True, error_model="numpy", parallel=True)
+@njit(cache=True, error_model="numpy")
 def train_many(units, p, thetas, states, step0, lrs, losses, done):
     """``loop.train_many`` for this case: one row per model, the models split evenly over the threads."""
-    relu, linear, series, last, low = p.spec[1], p.spec[4], p.series, p.last, p.low
-    H = len(units)
+    # as in loop.train_many: prange hands the threads p.net and p's other fields, not p
+    _train_many(units, p.net, p[1:], thetas, states, step0, lrs, losses, done)
+
+
+@njit(cache=True, error_model="numpy", parallel=True)
+def _train_many(units, net, rest, thetas, states, step0, lrs, losses, done):
     for n in prange(thetas.shape[0]):
         if done[n, 0] < step0:  # stopped earlier (diverged): leave it as it is
             continue
+        p = Problem(net, *rest)
         # the row's weights and generator state in this thread's own buffers for the run
         th, st = thetas[n].copy(), states[n].copy()
-        steps, restored = _run(
-            units, relu, linear, th, series, last, low, st, lrs, losses[n], th.copy(), np.zeros(th.shape[0]),
-            np.zeros((last + 2) * H), np.zeros(H), np.zeros(H),
-        )
+        steps, restored = _run(units, p, th, st, lrs, losses[n], _scratch(units, p, th))
         thetas[n] = th
         states[n] = st
         done[n, 0] = step0 + steps
