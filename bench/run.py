@@ -294,7 +294,7 @@ def main(argv=None) -> int:
             t0 = time.perf_counter()
             result = train(config)
             seconds = time.perf_counter() - t0
-        from rnnlab.training.ensemble import evaluate_ensemble
+        from rnnlab.evaluate import evaluate_ensemble
 
         ev = evaluate_ensemble(result.config, result.members, 10)
         spread = ev["members"]
