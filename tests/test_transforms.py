@@ -128,3 +128,18 @@ def test_evaluate_of_a_refitted_run_shows_its_stored_backtest(tmp_path, cli, run
     assert "ETS (statsmodels)" in out and "ARIMA (statsmodels)" in out and "refitted on every value" in err
     code, out, err = cli("evaluate", "latest", "--stride", "2")
     assert code == 2 and "--no-refit" in err
+
+
+def test_the_forecaster_api_fits_predicts_and_loads(tmp_path):
+    import pandas as pd
+
+    from rnnlab import Forecaster
+
+    values = seasonal_series(72)
+    y = pd.Series(values, index=pd.date_range("2001-01-01", periods=72, freq="MS"))
+    model = Forecaster(seed=2, runs_dir=tmp_path / "runs", train__steps=10, train__ensemble=1).fit(y)
+    frame = model.predict(6)
+    assert list(frame.index.strftime("%Y-%m-%d")) == [f"2007-{m:02d}-01" for m in range(1, 7)]
+    assert "forecast" in frame and np.isfinite(frame["forecast"]).all()
+    again = Forecaster.load(model.save(), runs_dir=tmp_path / "runs").predict(6)
+    np.testing.assert_array_equal(again["forecast"].to_numpy(), frame["forecast"].to_numpy())

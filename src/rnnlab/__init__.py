@@ -33,6 +33,7 @@ _EXPORTS = {
     "prepare": "data",
     "explain_forward": "explain",
     "explain_backward": "explain",
+    "Forecaster": "forecaster",
     "RunStore": "store",
     "Run": "store",
 }
