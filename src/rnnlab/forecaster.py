@@ -65,15 +65,11 @@ class Forecaster:
         interval, or the members' 10–90 % band), indexed by the future dates where known."""
         pd = require("pandas", "Forecaster")
         from .data import future_times
-        from .runs import forecast_values, prepared_of, series_end
+        from .runs import forecast_after_end
 
         if self.run_id is None:
             raise InputError("fit the Forecaster first (or Forecaster.load(run_id))")
-        run = self._store().load(self.run_id)
-        prepared = prepared_of(run)
-        window = series_end(prepared)
-        result = forecast_values(run, prepared.series.values[window.start : window.end], int(h),
-                                 start=window.start, scaler=prepared.scaler)
+        prepared, _, result = forecast_after_end(self._store().load(self.run_id), int(h))
         times = future_times(prepared.series, int(h))
         index = pd.DatetimeIndex(pd.to_datetime(times)) if times else pd.RangeIndex(len(prepared.series),
                                                                                      len(prepared.series) + int(h))

@@ -133,3 +133,12 @@ def stored_interval(run: Run) -> tuple[float, float] | None:
     if not isinstance(interval, Mapping) or interval.get("low") is None or interval.get("high") is None:
         return None
     return float(interval["low"]), float(interval["high"])
+
+
+def forecast_after_end(run: Run, steps: int) -> tuple[Prepared, Window, Forecast]:
+    """A recorded series' forecast past its end, from its last context (its stored transforms)."""
+    prepared = prepared_of(run)
+    window = series_end(prepared)
+    result = forecast_values(run, prepared.series.values[window.start : window.end], steps,
+                             start=window.start, scaler=prepared.scaler)
+    return prepared, window, result

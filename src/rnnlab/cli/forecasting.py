@@ -124,12 +124,9 @@ def _write_forecast_csv(path: Path, times, values) -> None:
 def _forecast_series(run: "Run", steps: int, out: Path | None, as_json: bool) -> None:
     """Forecast past the end of a csv or dataset series, with its timestamps."""
     from ..data import future_times
-    from ..runs import forecast_values, prepared_of, series_end
+    from ..runs import forecast_after_end
 
-    prepared = prepared_of(run)
-    window = series_end(prepared)
-    result = forecast_values(run, prepared.series.values[window.start : window.end], steps,
-                             start=window.start, scaler=prepared.scaler)
+    prepared, _, result = forecast_after_end(run, steps)
     predicted = result.values
     band = None
     if result.low is not None:

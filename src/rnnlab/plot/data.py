@@ -15,7 +15,7 @@ import numpy as np
 
 from ..data import series_values
 from ..errors import InputError
-from ..runs import Forecast, baseline, forecast_values, is_recorded, prepared_of, series_end, stored_window
+from ..runs import Forecast, baseline, forecast_after_end, forecast_values, is_recorded, stored_window
 
 # The quantities each cell computes per step, in torch's gate order (h first: always drawn).
 CELL_QUANTITIES = {"rnn": ("h",), "lstm": ("h", "c", "i", "f", "g", "o"), "gru": ("h", "r", "z", "n")}
@@ -99,18 +99,16 @@ def run_forecast(run, steps: int | None = None) -> RunForecast:
     steps = run.config.forecast.steps if steps is None else steps
     if steps < 1:
         raise InputError(f"steps must be >= 1, got {steps}")
-    scaler = None
     if is_recorded(run.config.data):  # forecast past the series' end, from its last context
-        prepared = prepared_of(run)
-        series, window, scaler = np.asarray(prepared.series.values, dtype=np.float64), series_end(prepared), prepared.scaler
-    else:
-        window = stored_window(run)
-        series = np.asarray(series_values(run.config.data), dtype=np.float64)
-        if not 0 <= window.start < window.end <= len(series):
-            raise InputError(
-                f"run {run.id!r} has context series[{window.start}:{window.end}], outside its series of {len(series)} values"
-            )
-    result = forecast_values(run, series[window.start : window.end], steps, start=window.start, scaler=scaler)
+        prepared, window, result = forecast_after_end(run, steps)
+        return RunForecast(window.start, window.end, np.asarray(prepared.series.values, dtype=np.float64), result)
+    window = stored_window(run)
+    series = np.asarray(series_values(run.config.data), dtype=np.float64)
+    if not 0 <= window.start < window.end <= len(series):
+        raise InputError(
+            f"run {run.id!r} has context series[{window.start}:{window.end}], outside its series of {len(series)} values"
+        )
+    result = forecast_values(run, series[window.start : window.end], steps, start=window.start)
     return RunForecast(window.start, window.end, series, result)
 
 
