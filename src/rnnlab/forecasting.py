@@ -120,7 +120,7 @@ def forecast_batch(model: SequenceModel, contexts, steps: int, relative: bool = 
     if not relative:
         return _forecast_batch(model, contexts, steps)
     contexts = np.asarray(contexts, dtype=np.float64)
-    levels = contexts[..., -1:] if contexts.ndim == 2 else contexts
+    levels = contexts[:, -1:]  # (batch, 1): each context's last value
     return _forecast_batch(model, contexts - levels, steps) + levels
 
 
