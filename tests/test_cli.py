@@ -227,8 +227,16 @@ def test_a_csv_run_forecasts_from_another_directory(runs_dir, cli, tmp_path, mon
                          "--quiet", "--json")
     assert code == 0, err
     run_id = json.loads(out)["id"]
-    assert RunStore(runs_dir).load(run_id).config.data.csv == str(data / "s.csv")
+    run = RunStore(runs_dir).load(run_id)
+    assert run.trained_config.data.csv == str(data / "s.csv")  # the original, for reference
+    assert run.config.data.csv == str(runs_dir / run_id / "series.csv")  # the run's own copy
     monkeypatch.chdir(tmp_path)
     code, out, err = cli("forecast", run_id, "--steps", 3, "--json")
     assert code == 0, err
     assert json.loads(out)["times"] == ["2020-01-31", "2020-02-01", "2020-02-02"]
+    (data / "s.csv").write_text("date,value\n2020-01-01,5\n2020-01-02,6\n2020-01-03,7\n")  # shortened
+    assert cli("forecast", run_id, "--steps", 3, "--json")[1] == out
+    (data / "s.csv").unlink()  # gone
+    assert cli("forecast", run_id, "--steps", 3, "--json")[1] == out
+    code, shown, _ = cli("runs", "show", run_id, "--json")
+    assert json.loads(shown)["config"]["data"]["csv"] == str(data / "s.csv")

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from rnnlab.config import RunConfig
 from rnnlab.presets import PRESETS, apply_overrides, load_config_file, preset, resolve_config
-from rnnlab.errors import ConfigError
+from rnnlab.errors import ConfigError, InputError
 
 
 def test_seed_preset_holds_the_blog_values():
@@ -117,5 +117,5 @@ def test_bad_config_files(tmp_path, name, text, message):
 
 
 def test_missing_config_file():
-    with pytest.raises(ConfigError, match="does not exist"):
+    with pytest.raises(InputError, match="does not exist"):
         load_config_file("/nonexistent/c.toml")

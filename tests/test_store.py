@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from safetensors.torch import load_file, save_file
 
-from rnnlab.errors import InputError, RunCorruptError, RunNotFoundError
+from rnnlab.errors import InputError, RunCorruptError, RunNotFoundError, StoreError
 from rnnlab.forecasting import forecast
 from rnnlab.store import RunStore
 from rnnlab.training import train
@@ -122,18 +122,26 @@ def test_damaged_runs_fail_clearly_and_leave_others_alone(store, damage, message
     assert [r["id"] for r in store.list()] == [good, bad]
 
 
-def test_failed_save_leaves_no_row_and_no_directory(store, monkeypatch):
+@pytest.mark.parametrize("after", [0, 3])
+def test_a_full_disk_while_saving_leaves_no_row_no_directory_and_one_line(store, monkeypatch, after):
+    import errno
+
+    import rnnlab.runfiles as runfiles
+
     result = train(tiny())
-    import rnnlab.store as store_module
+    real, written = runfiles.write_file, []
 
-    def broken_write(path, data):
-        raise OSError("disk full")
+    def filling_up(path, payload):  # the disk fills after ``after`` files
+        if len(written) >= after:
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        written.append(path.name)
+        real(path, payload)
 
-    monkeypatch.setattr(store_module, "write_atomic", broken_write)
-    with pytest.raises(OSError):
+    monkeypatch.setattr(runfiles, "write_file", filling_up)
+    with pytest.raises(StoreError, match="could not be stored: no space left on the disk of"):
         store.save(result)
-    assert store.list() == []
-    assert all(p.name.startswith("runs.db") for p in store.root.iterdir())
+    assert store.list() == [] and len(written) == after
+    assert sorted(p.name for p in store.root.iterdir() if not p.name.startswith("runs.db")) == []
 
 
 def test_weights_file_loads_without_pickle(store):

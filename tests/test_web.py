@@ -497,7 +497,9 @@ def test_training_on_an_uploaded_csv_charts_it_in_its_own_units(fresh):
     final = wait_done(client, job["job"])
     assert final["state"] == "completed", final["message"]
     run = RunStore(root).load(final["run"])
-    assert run.config.data.series == "csv" and Path(run.config.data.csv) == root / "uploads" / f"{upload}.csv"
+    trained = run.trained_config.data  # as trained; run.config reads the copy stored with the run
+    assert trained.series == "csv" and Path(trained.csv) == root / "uploads" / f"{upload}.csv"
+    assert Path(run.config.data.csv) == run.path / "series.csv"
     view = client.get(f"/api/runs/{final['run']}/forecast", params={"start": 10, "end": 30, "horizon": 4}).json()
     assert view["context"] == pytest.approx([round(v, 6) for v in values[10:30]])
     scale = view["scaling"]

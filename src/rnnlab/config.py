@@ -8,6 +8,7 @@ naming it.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import re
@@ -16,6 +17,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from . import limits
 from .errors import ConfigError
 
 CELLS = ("rnn", "lstm", "gru")
@@ -23,7 +25,7 @@ NONLINEARITIES = ("tanh", "relu")
 READOUTS = ("unit", "linear")
 OPTIMIZERS = ("sgd", "adam", "adamw")
 LOSSES = ("mse",)
-ENGINES = ("torch", "fast")
+ENGINES = ("auto", "torch", "fast")
 SCHEDULES = ("constant", "cosine", "step")
 WAVEFORMS = ("sine", "cosine", "square", "sawtooth", "triangle", "damped_sine", "sines")
 SERIES = WAVEFORMS + ("csv", "dataset")
@@ -45,6 +47,39 @@ def _one_of(name: str, value: str, allowed: tuple[str, ...]) -> None:
 
 def _at_least(name: str, value: int, low: int) -> None:
     _require(value >= low, f"{name} must be >= {low}, got {value}")
+
+
+def _between(name: str, value: int, low: int, high: int) -> None:
+    """``low <= value <= high``: every size has an upper limit too (``limits.py``)."""
+    _at_least(name, value, low)
+    _require(value <= high, f"{name} must be <= {high}, got {value}")
+
+
+def _float32(name: str, value: float) -> None:
+    """A finite number the model can compute with in float32 (|x| <= 3.4e38)."""
+    _require(math.isfinite(value) and abs(value) <= limits.FLOAT32_MAX,
+             f"{name} must be a finite number within float32 range (|x| <= 3.4e38), got {value}")
+
+
+@functools.lru_cache(maxsize=None)
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _strings(prefix: str, config: Any) -> None:
+    """Every field of the type it is declared with (a dataclass built in Python gets no from_dict
+    checks), and no string longer than ``limits.STRING``."""
+    hints = _hints(type(config))
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if dataclasses.is_dataclass(hints[f.name]):
+            _require(isinstance(value, hints[f.name]),
+                     f"{prefix}{f.name} must be a {hints[f.name].__name__}, got {type(value).__name__}")
+            continue
+        _check_value(f"{prefix}{f.name}", value, hints[f.name])
+        if isinstance(value, str):
+            _require(len(value) <= limits.STRING,
+                     f"{prefix}{f.name} must be at most {limits.STRING} characters, got {len(value)}")
 
 
 @dataclass(frozen=True)
@@ -111,24 +146,37 @@ class DataConfig:
     refit: bool = False
 
     def __post_init__(self) -> None:
+        _strings("data.", self)
         _one_of("data.series", self.series, SERIES)
-        _at_least("data.points_per_period", self.points_per_period, 2)
-        _at_least("data.periods", self.periods, 1)
-        _at_least("data.min_length", self.min_length, 1)
-        _at_least("data.horizon", self.horizon, 1)
+        _between("data.points_per_period", self.points_per_period, 2, limits.POINTS_PER_PERIOD)
+        _between("data.periods", self.periods, 1, limits.PERIODS)
+        length = self.points_per_period * self.periods + 1
+        _require(length <= limits.SERIES_LENGTH,
+                 f"data.points_per_period * data.periods + 1 must be <= {limits.SERIES_LENGTH} values, got {length}")
+        _between("data.min_length", self.min_length, 1, limits.CONTEXT_LENGTH)
+        _between("data.horizon", self.horizon, 1, limits.HORIZON)
         for name in ("phase", "amplitude", "damping", "noise"):
             value = getattr(self, name)
             _require(math.isfinite(value), f"data.{name} must be a finite number, got {value}")
+            _float32(f"data.{name}", value)
         _require(self.amplitude > 0, f"data.amplitude must be > 0, got {self.amplitude}")
         _require(0 < self.damping <= 1, f"data.damping must be in (0, 1], got {self.damping}")
         _require(self.noise >= 0, f"data.noise must be >= 0, got {self.noise}")
         _at_least("data.noise_seed", self.noise_seed, 0)
         _require(
             bool(re.fullmatch(r"\s*[0-9.]+\s*:\s*-?[0-9.]+\s*(,\s*[0-9.]+\s*:\s*-?[0-9.]+\s*)*", self.components)),
-            f"data.components must be 'multiple:amplitude' pairs such as '1:1,3:0.3', got {self.components!r}",
+            f"data.components must be 'multiple:amplitude' pairs such as '1:1,3:0.3', got {self.components[:40]!r}",
         )
+        pairs = self.components.count(":")
+        _require(pairs <= limits.COMPONENTS, f"data.components must hold at most {limits.COMPONENTS} pairs, got {pairs}")
+        for pair in self.components.split(","):
+            for number in pair.split(":"):
+                try:
+                    _float32("data.components", float(number))
+                except ValueError:
+                    raise ConfigError(f"data.components must be 'multiple:amplitude' pairs of numbers, got {number.strip()!r}") from None
         if self.context_length is not None:
-            _at_least("data.context_length", self.context_length, 0)
+            _between("data.context_length", self.context_length, 0, limits.CONTEXT_LENGTH)
         for name in ("val_fraction", "test_fraction"):
             value = getattr(self, name)
             if value is not None:
@@ -138,7 +186,7 @@ class DataConfig:
             _require(total < 0.9, f"data.val_fraction + data.test_fraction must be < 0.9, got {total}")
         for name, allowed in (("scaling", SCALINGS), ("transform", TRANSFORMS), ("seasonal", SEASONALS), ("level", LEVELS)):
             _one_of(f"data.{name}", getattr(self, name), allowed)
-        _at_least("data.season", self.season, 0)
+        _between("data.season", self.season, 0, limits.SEASON)
         if self.series == "csv":
             _require(bool(self.csv), "data.csv must name a CSV file when data.series is 'csv'")
         if self.series == "dataset":
@@ -173,12 +221,13 @@ class ModelConfig:
     dropout: float = 0.0
 
     def __post_init__(self) -> None:
+        _strings("model.", self)
         _one_of("model.cell", self.cell, CELLS)
         _require(0 <= self.dropout < 1, f"model.dropout must be in [0, 1), got {self.dropout}")
         _one_of("model.nonlinearity", self.nonlinearity, NONLINEARITIES)
         _require(self.input_size == 1, f"model.input_size must be 1 (univariate series), got {self.input_size}")
-        _at_least("model.hidden_size", self.hidden_size, 1)
-        _at_least("model.num_layers", self.num_layers, 1)
+        _between("model.hidden_size", self.hidden_size, 1, limits.HIDDEN_SIZE)
+        _between("model.num_layers", self.num_layers, 1, limits.NUM_LAYERS)
         _one_of("model.readout", self.readout, READOUTS)
 
 
@@ -212,30 +261,34 @@ class TrainConfig:
     loss: str = "mse"
     # print a loss line every this many steps (the seed prints every 10)
     log_every: int = 10
-    # training engine: "torch" (the reference) or "fast" (compiled with numba, CPU)
-    engine: str = "torch"
+    # training engine: "auto" (the compiled engine wherever it supports the config, except the
+    # seed's own loop), "torch" (the reference) or "fast" (compiled with numba, CPU, float64)
+    engine: str = "auto"
     # models trained from seeds seed, seed+1, ...; forecasts give their median and a 10-90 % band
     ensemble: int = 1
 
     def __post_init__(self) -> None:
-        _at_least("train.steps", self.steps, 1)
+        _strings("train.", self)
+        _between("train.steps", self.steps, 1, limits.STEPS)
         _require(
             math.isfinite(self.lr) and self.lr > 0,
             f"train.lr must be a finite number > 0, got {self.lr}",
         )
+        for name in ("lr", "weight_decay", "clip_grad"):
+            _float32(f"train.{name}", getattr(self, name))
         _one_of("train.optimizer", self.optimizer, OPTIMIZERS)
         _require(0 <= self.momentum < 1, f"train.momentum must be in [0, 1), got {self.momentum}")
         _require(self.weight_decay >= 0, f"train.weight_decay must be >= 0, got {self.weight_decay}")
-        _at_least("train.batch_size", self.batch_size, 0)
+        _between("train.batch_size", self.batch_size, 0, limits.BATCH_SIZE)
         _require(self.clip_grad >= 0, f"train.clip_grad must be >= 0 (0: off), got {self.clip_grad}")
         _one_of("train.schedule", self.schedule, SCHEDULES)
         _at_least("train.patience", self.patience, 0)
         _at_least("train.val_every", self.val_every, 1)
-        _at_least("train.rollout", self.rollout, 1)
+        _between("train.rollout", self.rollout, 1, limits.ROLLOUT)
         _one_of("train.loss", self.loss, LOSSES)
         _at_least("train.log_every", self.log_every, 1)
         _one_of("train.engine", self.engine, ENGINES)
-        _at_least("train.ensemble", self.ensemble, 1)
+        _between("train.ensemble", self.ensemble, 1, limits.ENSEMBLE)
 
 
 @dataclass(frozen=True)
@@ -246,7 +299,8 @@ class ForecastConfig:
     steps: int = 10
 
     def __post_init__(self) -> None:
-        _at_least("forecast.steps", self.steps, 1)
+        _strings("forecast.", self)
+        _between("forecast.steps", self.steps, 1, limits.FORECAST_STEPS)
 
 
 @dataclass(frozen=True)
@@ -263,6 +317,7 @@ class RunConfig:
     forecast: ForecastConfig = field(default_factory=ForecastConfig)
 
     def __post_init__(self) -> None:
+        _strings("", self)
         if self.seed is not None:
             _require(0 <= self.seed < 2**63, f"seed must be in 0..2**63-1, got {self.seed}")
 

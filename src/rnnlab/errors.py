@@ -48,3 +48,25 @@ class MissingDependencyError(RnnlabError):
 
 class TrainingDivergedError(RnnlabError):
     """The loss became NaN or infinite; the run keeps the last finite weights."""
+
+
+class StoreError(RnnlabError):
+    """The runs directory cannot be used: not a directory, read-only, or full."""
+
+    http_status = 500
+
+
+class CatalogError(StoreError):
+    """The catalog (runs.db) is corrupt, unreadable or stays locked; ``rnnlab runs check --repair``
+    rebuilds it from the run directories."""
+
+    http_status = 503
+
+
+class RunKeptError(CatalogError):
+    """A run was stored completely on disk but the catalog could not list it yet; the next command
+    (or ``rnnlab runs check --repair``) adds it. ``run_id`` names it."""
+
+    def __init__(self, message: str, run_id: str):
+        super().__init__(message)
+        self.run_id = run_id

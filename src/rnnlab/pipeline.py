@@ -9,6 +9,10 @@ Evaluate, then refit (``data.refit``, a csv or dataset series with held-out part
 trained on the training part is backtested on the test part; then the same config is trained on
 every value (no held-out parts: its transforms and scaling fitted on all of them) and that model
 is stored, with the backtest's metrics and the held-out fractions it was measured with.
+
+Nothing finished is lost: Ctrl-C or SIGTERM after the last step ends the evaluation (marked as
+skipped in run.json) and the run is stored ``completed``; the store writes it as a transaction
+(``store.py``); a catalog that stays locked leaves the run on disk, listed by the next command.
 """
 
 from __future__ import annotations
@@ -17,11 +21,14 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Callable
 
+from . import hooks
 from .config import WAVEFORMS, RunConfig
-from .errors import RnnlabError
+from .data.prepared import pinned
+from .errors import ConfigError, RnnlabError, RunKeptError
 from .evaluate import evaluate_result
+from .shutdown import EvaluationInterrupted, Guard
 from .store import RunStore
-from .training import StepCallback, TrainResult, check_config, resolve_seed, train
+from .training import StepCallback, TrainResult, check_config, resolve_seed, settle_engine, train
 
 
 @dataclass
@@ -32,13 +39,19 @@ class StoredRun:
     run_id: str
     metrics: dict
     evaluation_error: str | None = None  # why the run has no metrics, when evaluating it failed
+    signal: int | None = None  # Ctrl-C or SIGTERM that came after the last step (the run is kept)
+    signal_name: str | None = None
+    catalog_error: str | None = None  # the run is stored but the catalog could not list it yet
 
 
 def checked(config: RunConfig) -> RunConfig:
-    """The config with its seed settled, refused here (``ConfigError``, ``InputError``) when a
-    trainer cannot do it or the series cannot hold it."""
-    config = resolve_seed(config)
-    check_config(config)
+    """The config with its seed and engine settled (``train.engine`` "auto" made concrete), refused
+    here (``ConfigError``, ``InputError``) when a trainer cannot do it or the series cannot hold it."""
+    if not isinstance(config, RunConfig):
+        raise ConfigError(f"config must be a RunConfig, got {type(config).__name__}")
+    config = settle_engine(resolve_seed(config))
+    with pinned(config.data):
+        check_config(config)
     return config
 
 
@@ -50,22 +63,47 @@ def train_and_store(
     should_stop: Callable[[], bool] | None = None,
     name: str | None = None,
 ) -> StoredRun:
-    """Train ``config``, evaluate the result and store both; see the module docstring."""
-    result = train(config, on_step=on_step, should_stop=should_stop)
-    error = None
-    try:
-        metrics = evaluate_result(result)
-    except RnnlabError as exc:
-        metrics, error = {}, f"the run could not be evaluated: {exc}"
-    backtest = None
-    if refits(config) and result.status == "completed":
-        held_out = {"val_fraction": config.data.val_fraction, "test_fraction": config.data.test_fraction,
-                    "steps": result.steps_done}
-        final = train(refit_config(config), on_step=on_step, should_stop=should_stop)
-        if final.status != "interrupted":  # an interrupted refit keeps the backtested model
-            result, backtest = final, held_out
-    run_id = store.save(result, metrics, name=name, backtest=backtest)
-    return StoredRun(result, run_id, metrics, error)
+    """Train ``config``, evaluate the result and store both; see the module docstring.
+
+    A recorded series is read once and stored with the run. Ctrl-C or SIGTERM after the last
+    step skips what is left of the evaluation and the refit, and the run is stored all the same
+    (``StoredRun.signal`` says which came)."""
+    if not isinstance(config, RunConfig):
+        raise ConfigError(f"config must be a RunConfig, got {type(config).__name__}")
+    if not isinstance(store, RunStore):
+        raise ConfigError(f"store must be a RunStore, got {type(store).__name__}")
+    with Guard(should_stop) as guard, pinned(config.data) as series:
+        result = train(config, on_step=on_step, should_stop=guard.should_stop)
+        metrics, error, notes = {}, None, {}
+        if guard.received is None:
+            guard.phase = "evaluate"
+            try:
+                hooks.point("evaluate")
+                metrics = evaluate_result(result)
+            except EvaluationInterrupted:
+                pass
+            except RnnlabError as exc:
+                error = f"the run could not be evaluated: {exc}"
+            except Exception as exc:  # a finished training is never thrown away for its evaluation
+                error = f"the run could not be evaluated: {type(exc).__name__}: {exc}"
+            guard.phase = "store"
+        if guard.received is not None:
+            notes["evaluation"] = f"skipped: {guard.name()} came after the last step"
+        backtest = None
+        if refits(config) and result.status == "completed" and guard.received is None:
+            held_out = {"val_fraction": config.data.val_fraction, "test_fraction": config.data.test_fraction,
+                        "steps": result.steps_done}
+            guard.phase = "train"
+            final = train(refit_config(config), on_step=on_step, should_stop=guard.should_stop)
+            guard.phase = "store"
+            if final.status != "interrupted" and guard.received is None:  # else the backtested model stays
+                result, backtest = final, held_out
+        catalog_error = None
+        try:
+            run_id = store.save(result, metrics, name=name, backtest=backtest, series=series, notes=notes)
+        except RunKeptError as exc:
+            run_id, catalog_error = exc.run_id, str(exc)
+    return StoredRun(result, run_id, metrics, error, guard.received, guard.name(), catalog_error)
 
 
 def refits(config: RunConfig) -> bool:

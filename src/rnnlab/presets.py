@@ -49,8 +49,8 @@ PRESETS: dict[str, RunConfig] = {
 
 def preset(name: str) -> RunConfig:
     """The preset called ``name``."""
-    if name not in PRESETS:
-        raise ConfigError(f"preset must be one of {', '.join(PRESETS)}; got {name!r}")
+    if not isinstance(name, str) or name not in PRESETS:
+        raise ConfigError(f"preset must be one of {', '.join(PRESETS)}; got {str(name)[:40]!r}")
     return PRESETS[name]
 
 
@@ -71,10 +71,14 @@ def merge(config: RunConfig, data: Mapping[str, Any]) -> RunConfig:
 
 def apply_overrides(config: RunConfig, overrides: Mapping[str, Any]) -> RunConfig:
     """Apply dotted overrides, e.g. ``{"model.hidden_size": 8, "seed": 3}``; None values are skipped."""
+    if not isinstance(overrides, Mapping):
+        raise ConfigError(f"overrides must be a mapping of dotted keys to values, got {type(overrides).__name__}")
     nested: dict[str, Any] = {}
     for dotted, value in overrides.items():
         if value is None:
             continue
+        if not isinstance(dotted, str):
+            raise ConfigError(f"override keys must be dotted strings such as 'model.hidden_size', got {dotted!r}")
         *sections, leaf = dotted.split(".")
         target = nested
         for section in sections:
@@ -87,13 +91,15 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
     """Read a TOML or JSON config file into plain data (not validated yet)."""
     import tomllib
 
+    from .limits import CONFIG_BYTES, read_limited
+
+    if not isinstance(path, (str, Path)):
+        raise ConfigError(f"config file must be a path, got {type(path).__name__}")
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"config file {str(path)!r} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"config file {str(path)!r} cannot be read: {exc}") from None
+    try:  # a regular file of at most 1 MB: a FIFO or a device is refused at once
+        text = read_limited(path, "config file", CONFIG_BYTES).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {str(path)!r} is not UTF-8 text: {exc}") from None
     if path.suffix.lower() == ".json":
         try:
             data = json.loads(text)

@@ -24,7 +24,7 @@ app = typer.Typer(
     rich_markup_mode=None,  # plain click help: rich's Markdown renderer costs ~100 ms at start-up
 )
 runs_app = typer.Typer(
-    help="The run catalog: list, show and remove stored runs.", no_args_is_help=True, rich_markup_mode=None
+    help="The run catalog: list, show, remove and check stored runs.", no_args_is_help=True, rich_markup_mode=None
 )
 app.add_typer(runs_app, name="runs")
 
@@ -84,7 +84,7 @@ PatienceOpt = Annotated[Optional[int], typer.Option("--patience", help="Early st
 RolloutOpt = Annotated[Optional[int], typer.Option("--rollout", help="Loss over this many fed-back predictions.")]
 DropoutOpt = Annotated[Optional[float], typer.Option("--dropout", help="Dropout between recurrent layers.")]
 EngineOpt = Annotated[Optional[str], typer.Option(
-    "--engine", help="torch (the reference, default) or fast (compiled, CPU, small models).")]
+    "--engine", help="auto (default: fast wherever it supports the config, except the seed's own loop), torch (the reference) or fast (compiled, CPU, float64, small models).")]
 EnsembleOpt = Annotated[Optional[int], typer.Option(
     "--ensemble", help="Train N models from seeds S…S+N-1 as one run; forecasts give median and 10-90 % band.")]
 
@@ -116,17 +116,19 @@ def number(value) -> str:
 
 
 def stderr_console():
+    """Console for messages: no markup, emoji codes or highlighting, so a path such as
+    'runs/:v:[x]' prints as it is."""
     from rich.console import Console
 
-    return Console(stderr=True)
+    return Console(stderr=True, markup=False, emoji=False, highlight=False)
 
 
 def stdout_console():
     """Console for results: a terminal's width, or wide enough not to fold tables in a pipe."""
     from rich.console import Console
 
-    console = Console()
-    return console if console.is_terminal else Console(width=200)
+    console = Console(emoji=False, markup=False)
+    return console if console.is_terminal else Console(width=200, emoji=False, markup=False)
 
 
 def echo_json(data: Any) -> None:
@@ -140,8 +142,7 @@ def open_store(runs_dir: Path | None) -> "RunStore":
 
 
 def load_run(runs_dir: Path | None, run_id: str) -> "Run":
-    store = open_store(runs_dir)
-    return store.load(store.latest() if run_id == "latest" else run_id)
+    return open_store(runs_dir).load(run_id)  # "latest": the newest run
 
 
 def build_config(
@@ -233,10 +234,22 @@ class Progress:
 
 def train_and_store(config, runs_dir, quiet, log=None, name=None):
     """Train, evaluate (seed task, test part) and store; returns ``pipeline.StoredRun``."""
+    from ..data.prepared import pinned
+
+    with pinned(config.data):  # a csv file is read once, for the checks, the training and the run
+        return _train_and_store(config, runs_dir, quiet, log, name)
+
+
+def _train_and_store(config, runs_dir, quiet, log, name):
     from ..pipeline import checked, train_and_store as store_training
 
+    from ..training import choose_engine
+
     drawn = config.seed is None
+    engine, why = choose_engine(config)
     config = checked(config)  # a bad series or setting fails here, before any output
+    if why.startswith("auto") and not quiet:
+        stderr_console().print(f"engine {engine} ({why})", highlight=False, soft_wrap=True)
     if config.data.series in ("csv", "dataset") and config.preset == "seed" and config.train.batch_size == 1 and not quiet:
         stderr_console().print("hint: the seed preset trains one window per step; --preset forecast suits real series",
                                highlight=False)
@@ -247,21 +260,29 @@ def train_and_store(config, runs_dir, quiet, log=None, name=None):
     with Progress(config.train.steps, config.train.log_every, quiet, log) as progress:
         stored = store_training(config, store, on_step=progress, name=name)
     result = stored.result
-    for warning in result.warnings + ([stored.evaluation_error] if stored.evaluation_error else []):
+    notes = [stored.evaluation_error, stored.catalog_error]
+    for warning in result.warnings + [note for note in notes if note]:
         stderr_console().print(f"warning: {warning}", highlight=False, soft_wrap=True)
     if result.message and result.status == "completed" and not quiet:
         stderr_console().print(result.message, highlight=False, soft_wrap=True)
     return stored
 
 
-def finish(result, run_id: str, store_root: Path) -> None:
-    """Say where the run is stored; exit 130 for an interrupted run, 1 for a diverged one."""
+def finish(stored, store_root: Path) -> None:
+    """Say where the run is stored; exit 130 for an interrupted run (143 after SIGTERM), 1 for a
+    diverged one; a signal after the last step keeps the completed run and exits 128 + signal."""
+    result, run_id = stored.result, stored.run_id
     err = stderr_console()
+    code = 128 + stored.signal if stored.signal else 130
     if result.status == "interrupted":
-        err.print(f"[yellow]interrupted[/]: {result.message}; run kept as {run_id}", highlight=False)
-        raise typer.Exit(130)
+        err.print(f"interrupted: {result.message}; run kept as {run_id} ({store_root / run_id})", soft_wrap=True)
+        raise typer.Exit(code)
     elif result.status == "diverged":
-        err.print(f"run kept as {run_id} (status diverged)", highlight=False)
+        err.print(f"run kept as {run_id} (status diverged)")
         raise TrainingDivergedError(result.message)
+    elif stored.signal:
+        err.print(f"interrupted by {stored.signal_name} after the last step: run kept as {run_id} "
+                  f"({store_root / run_id}), status completed, evaluation skipped", soft_wrap=True)
+        raise typer.Exit(code)
     else:
-        err.print(f"run stored: {run_id} ({store_root / run_id})", highlight=False, soft_wrap=True)
+        err.print(f"run stored: {run_id} ({store_root / run_id})", soft_wrap=True)

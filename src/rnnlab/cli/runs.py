@@ -1,4 +1,4 @@
-"""runs list, show and rm: the run catalog."""
+"""runs list, show, rm and check: the run catalog."""
 
 from __future__ import annotations
 
@@ -23,7 +23,10 @@ def runs_list(runs_dir: RunsDir = None, as_json: Json = False) -> None:
     """List the runs in the catalog, oldest first."""
     from rich.table import Table
 
-    rows = open_store(runs_dir).list()
+    store = open_store(runs_dir)
+    rows = store.list()
+    for note in store.notes:
+        stderr_console().print(f"note: {note}", soft_wrap=True)
     if as_json:
         echo_json(rows)
         return
@@ -31,24 +34,36 @@ def runs_list(runs_dir: RunsDir = None, as_json: Json = False) -> None:
     for column in ("id", "status", "steps", "model", "one-step MSE", "rollout RMSE"):
         table.add_column(column, no_wrap=column == "id")
     for row in rows:
-        model = row["config"]["model"]
-        metrics = row["metrics"]
+        model = row["config"].get("model") if isinstance(row["config"], dict) else None
+        metrics = row["metrics"] if isinstance(row["metrics"], dict) else {}
         table.add_row(
             row["id"],
             row["status"],
             str(row["steps"]),
-            f"{model['cell']} {model['hidden_size']}×{model['num_layers']} {model['readout']}",
-            f"{metrics['one_step_mse']:.6f}" if "one_step_mse" in metrics else "",
-            f"{metrics['rollout_rmse']:.4f}" if "rollout_rmse" in metrics else "",
+            _model_label(model),
+            _metric(metrics, "one_step_mse", ".6f"),
+            _metric(metrics, "rollout_rmse", ".4f"),
         )
     stdout_console().print(table)
+
+
+def _model_label(model) -> str:
+    try:
+        return f"{model['cell']} {model['hidden_size']}×{model['num_layers']} {model['readout']}"
+    except (KeyError, TypeError):
+        return "?"
+
+
+def _metric(metrics: dict, key: str, spec: str) -> str:
+    value = metrics.get(key)
+    return format(value, spec) if isinstance(value, (int, float)) and not isinstance(value, bool) else ""
 
 
 @runs_app.command("show")
 def runs_show(run_id: RunId, runs_dir: RunsDir = None, as_json: Json = False) -> None:
     """A run's config, status and metrics."""
     run = load_run(runs_dir, run_id)
-    data = {"info": run.info, "config": run.config.to_dict(), "metrics": run.metrics}
+    data = {"info": run.info, "config": (run.trained_config or run.config).to_dict(), "metrics": run.metrics}
     if as_json:
         echo_json(data)
         return
@@ -58,9 +73,36 @@ def runs_show(run_id: RunId, runs_dir: RunsDir = None, as_json: Json = False) ->
 
 
 @runs_app.command("rm")
-def runs_rm(run_ids: Annotated[list[str], typer.Argument(help="Run ids to delete.")], runs_dir: RunsDir = None) -> None:
-    """Delete runs: catalog row and directory."""
+def runs_rm(run_ids: Annotated[list[str], typer.Argument(help="Run ids to delete, or 'latest'.")],
+            runs_dir: RunsDir = None) -> None:
+    """Delete runs: catalog row and directory, in one transaction."""
     store = open_store(runs_dir)
     for run_id in run_ids:
-        store.remove(run_id)
-        stderr_console().print(f"removed {run_id}", highlight=False)
+        removed = store.remove(run_id)
+        stderr_console().print(f"removed {removed}")
+
+
+@runs_app.command("check")
+def runs_check(
+    repair: Annotated[bool, typer.Option("--repair", help="Repair what can be repaired (never deletes a run).")] = False,
+    runs_dir: RunsDir = None,
+    as_json: Json = False,
+) -> None:
+    """Compare the catalog with the run directories: rows without directories, directories
+    without rows, leftovers of killed writes, unreadable runs; a missing or damaged runs.db is
+    rebuilt from the run directories with --repair. Exit status 1 while a problem remains."""
+    from ..storecheck import check_store
+
+    store = open_store(runs_dir)
+    findings = check_store(store, repair=repair)
+    if as_json:
+        echo_json({"runs_dir": str(store.root), "findings": [f.to_dict() for f in findings]})
+    else:
+        for finding in findings:
+            state = "repaired" if finding.repaired else "found"
+            print(f"{state:8}  {finding.kind:10}  {finding.target}: {finding.detail}")
+        left = sum(not f.repaired for f in findings)
+        hint = "; 'rnnlab runs check --repair' repairs what can be" if left and not repair else ""
+        stderr_console().print(f"{store.root}: {len(findings)} finding(s), {left} left{hint}", soft_wrap=True)
+    if any(not f.repaired for f in findings):
+        raise typer.Exit(1)

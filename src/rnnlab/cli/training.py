@@ -155,7 +155,7 @@ def train(
                 f"test MASE ({k} steps, {test['origins']} origins)  model {number(mase['model'])}   naive "
                 f"{number(mase['naive'])}   seasonal naive {number(mase['seasonal_naive'])}   AR {number(mase['ar'])}"
             )
-    finish(result, run_id, open_store(runs_dir).root)
+    finish(stored, open_store(runs_dir).root)
 
 
 @app.command()
@@ -189,4 +189,4 @@ def seed(
         print(rule)
         for value in forecast(model, context, cfg.forecast.steps):
             print(float(value))
-    finish(result, run_id, open_store(runs_dir).root)
+    finish(stored, open_store(runs_dir).root)

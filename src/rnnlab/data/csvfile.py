@@ -18,7 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from .sources import Series, finish_series
+from .. import limits
 from ..errors import InputError
+from ..limits import read_limited
 from ..optional import require
 
 MISSING = {"", "na", "nan", "n/a", "null", "none", "-", "?"}
@@ -30,13 +32,11 @@ def _pandas():
 
 
 def _read_text(path: str) -> str:
-    file = Path(path)
-    try:
-        raw = file.read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"CSV file {path!r} does not exist") from None
-    except OSError as exc:
-        raise InputError(f"CSV file {path!r} cannot be read: {exc.strerror}") from None
+    """The text of a regular file of at most ``limits.CSV_BYTES`` and ``limits.CSV_ROWS`` rows."""
+    raw = read_limited(path, "CSV file", limits.CSV_BYTES)
+    rows = raw.count(b"\n") + (not raw.endswith(b"\n")) - 1  # lines less the header
+    if rows > limits.CSV_ROWS:
+        raise InputError(f"CSV file {path!r} holds {rows} rows; the limit is {limits.CSV_ROWS}")
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -74,6 +74,12 @@ def _number(cell: str, decimal: str) -> float | None:
 
 def read_csv_series(path: str, column: str = "", time_column: str = "", interpolate: bool = False) -> Series:
     """The series in ``column`` of the CSV file at ``path``; see the module docstring."""
+    for name, value in (("column", column), ("time column", time_column)):
+        if not isinstance(value, str):
+            raise InputError(f"{name} must be a string, got {type(value).__name__}")
+    if not isinstance(path, (str, Path)):
+        raise InputError(f"CSV file must be a path, got {type(path).__name__}")
+    path = str(path)
     pd = _pandas()
     text = _read_text(path)
     if not text.strip():

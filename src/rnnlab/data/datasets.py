@@ -40,13 +40,13 @@ def _raw(name: str):
         months = frame.drop(columns="YEAR").to_numpy(float)  # (years, 12)
         start = f"{int(frame['YEAR'].iloc[0])}-01-01"
         return months.reshape(-1), pd.date_range(start, periods=months.size, freq="MS")
-    raise InputError(f"dataset must be one of {', '.join(DATASETS)}; got {name!r}")
+    raise InputError(f"dataset must be one of {', '.join(DATASETS)}; got {str(name)[:40]!r}")
 
 
 def load_dataset(name: str, interpolate: bool = False) -> Series:
     """A bundled dataset as a Series (timestamps, frequency); missing values need ``interpolate``."""
-    if name not in DATASETS:
-        raise InputError(f"dataset must be one of {', '.join(DATASETS)}; got {name!r}")
+    if not isinstance(name, str) or name not in DATASETS:
+        raise InputError(f"dataset must be one of {', '.join(DATASETS)}; got {str(name)[:40]!r}")
     values, times = _raw(name)
     import dataclasses
 

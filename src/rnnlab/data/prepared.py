@@ -8,13 +8,17 @@ validation / test parts, fits the scaling on the training part only, and settles
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import hashlib
+import threading
 from dataclasses import dataclass
+from typing import Iterator
 
 import numpy as np
 
 from ..config import WAVEFORMS, DataConfig
-from ..errors import InputError
+from ..errors import InputError, RunCorruptError
 from .scaling import fit_scaler
 from .transforms import Transform, fit_transform
 from .sources import Series, iso_time
@@ -31,8 +35,39 @@ def series_values(data: DataConfig) -> np.ndarray:
 # -- any series ------------------------------------------------------------------------------------
 
 
+_pins = threading.local()  # source key -> Series, while ``pinned`` holds it in this thread
+
+
+def source_key(data: DataConfig) -> tuple:
+    """The fields that say where a recorded series comes from."""
+    return (data.series, data.csv, data.column, data.time_column, data.dataset, data.interpolate)
+
+
+@contextlib.contextmanager
+def pinned(data: DataConfig) -> Iterator[Series | None]:
+    """Read a recorded series once: while the block runs (in this thread), ``load_series`` of the
+    same source returns this one ``Series``, so checking, training, evaluating and storing a run
+    all see the same values, read once. Yields the series (None for a waveform)."""
+    if data.series in WAVEFORMS:
+        yield None
+        return
+    pins = _pins.__dict__
+    key = source_key(data)
+    if key in pins:
+        yield pins[key]
+        return
+    pins[key] = series = load_series(data)
+    try:
+        yield series
+    finally:
+        pins.pop(key, None)
+
+
 def load_series(data: DataConfig) -> Series:
     """The series the config names, checked: at least 3 finite values, no missing ones left."""
+    pin = _pins.__dict__.get(source_key(data)) if data.series not in WAVEFORMS else None
+    if pin is not None:
+        return pin
     if data.series == "csv":
         from .csvfile import read_csv_series
 
@@ -116,27 +151,52 @@ class Prepared:
         }
 
 
+_seasons: dict[tuple, int] = {}  # digest of the values -> season, so that it is computed once
+
+
 def detect_season(values: np.ndarray, max_lag: int | None = None) -> int:
     """The season of a series: the first local peak (lag >= 2) of the autocorrelation of the
     detrended values that reaches 90 % of the highest peak (peaks below 0.2 do not count); 1 if
-    there is none."""
+    there is none. The autocorrelation comes from one FFT, O(n log n); the result is remembered
+    for the same values."""
     x = np.asarray(values, dtype=np.float64)
     n = len(x)
     if n < 8:
         return 1
+    key = (hashlib.blake2b(x.tobytes(), digest_size=16).digest(), n, max_lag)
+    if key not in _seasons:
+        if len(_seasons) > 64:
+            _seasons.clear()
+        _seasons[key] = _season_of_acf(autocorrelation(x), n, max_lag)
+    return _seasons[key]
+
+
+def autocorrelation(values: np.ndarray) -> np.ndarray:
+    """acf[k] = sum_i x[i]·x[i+k] / sum_i x[i]² of the values less their linear trend and mean,
+    for k = 0..n-1: one real FFT of the series padded to twice its length (no wrap-around)."""
+    x = np.asarray(values, dtype=np.float64)
+    n = len(x)
     t = np.arange(n)
     x = x - np.polyval(np.polyfit(t, x, 1), t)  # remove a linear trend
     x = x - x.mean()
     denominator = float(x @ x)
     if denominator == 0:
-        return 1
+        return np.zeros(n)
+    size = 1 << int(2 * n - 1).bit_length()  # a power of two >= 2n - 1
+    spectrum = np.fft.rfft(x, size)
+    return np.fft.irfft(spectrum * np.conj(spectrum), size)[:n] / denominator
+
+
+def _season_of_acf(acf: np.ndarray, n: int, max_lag: int | None) -> int:
     max_lag = min(max_lag or n // 2, n // 2)
-    acf = np.array([float(x[: n - k] @ x[k:]) / denominator for k in range(max_lag + 1)])
-    peaks = [k for k in range(2, max_lag) if acf[k] > acf[k - 1] and acf[k] >= acf[k + 1] and acf[k] > 0.2]
-    if not peaks:
+    if not acf.any() or max_lag < 3:
         return 1
-    highest = max(acf[k] for k in peaks)
-    return next(k for k in peaks if acf[k] >= 0.9 * highest)  # the first of the near-highest peaks
+    k = np.arange(2, max_lag)
+    peaks = k[(acf[k] > acf[k - 1]) & (acf[k] >= acf[k + 1]) & (acf[k] > 0.2)]
+    if len(peaks) == 0:
+        return 1
+    highest = acf[peaks].max()
+    return int(peaks[np.argmax(acf[peaks] >= 0.9 * highest)])  # the first of the near-highest peaks
 
 
 # season of a series by the frequency of its dates (pandas offset aliases, anchor removed)
@@ -230,10 +290,18 @@ def prepare_stored(data: DataConfig, targets: int, stored: dict | None) -> Prepa
             f"series {prepared.series.name!r} holds {length} values, but the run was trained on "
             f"{stored['length']}; train a new run on the changed series"
         )
-    transform = Transform.from_dict(stored.get("transform"), stored.get("scaling"))
-    split = Split(**stored["split"]) if stored.get("split") else prepared.split
-    relative = stored.get("level", "none") == "last"
-    return dataclasses.replace(prepared, scaler=transform, scaled=transform.transform(prepared.series.values),
+    try:
+        transform = Transform.from_dict(stored.get("transform"), stored.get("scaling"))
+        split = Split(**stored["split"]) if stored.get("split") else prepared.split
+        relative = stored.get("level", "none") == "last"
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        raise RunCorruptError(f"the run's run.json holds damaged series info (\"data\"): {exc}") from None
+    if not 0 < split.train_end <= split.val_end <= split.length == length:
+        raise RunCorruptError(f"the run's run.json holds a split that does not fit {length} values: {split}")
+    series = prepared.series
+    if stored.get("stored_series") and isinstance(stored.get("series"), str):  # the copy keeps the original's name
+        series = dataclasses.replace(series, name=stored["series"])
+    return dataclasses.replace(prepared, series=series, scaler=transform, scaled=transform.transform(series.values),
                                split=split, relative=relative)
 
 

@@ -398,16 +398,17 @@ def last_step_loss_grad(net, theta, x, x0, T, target, scale, grad, work):
 
 
 @njit(cache=True, error_model="numpy")
-def rollout_loss_grad(net, theta, series, start, L, K, scale, grad, work):
-    """scale · Σ_k (ŷ_k − series[start+L+k−1])² for k = 1…K; adds its gradient to ``grad``.
+def rollout_loss_grad(net, theta, series, start, L, K, level, scale, grad, work):
+    """scale · Σ_k (ŷ_k − (series[start+L+k−1] − level))² for k = 1…K; adds its gradient to ``grad``.
 
-    ŷ_1 is the prediction after the context series[start:start+L]; ŷ_k for k > 1 the prediction
-    after feeding ŷ_{k−1} back as the next input. ``work`` holds at least L+K−1 steps.
+    ŷ_1 is the prediction after the context series[start:start+L] − level; ŷ_k for k > 1 the
+    prediction after feeding ŷ_{k−1} back as the next input. ``level`` is 0, or the context's last
+    value for relative windows (``data.level = "last"``). ``work`` holds at least L+K−1 steps.
     """
     xs, preds, dpreds = work.xs, work.preds, work.dpreds
     T = L + K - 1  # the inputs: L context values, then ŷ_1 … ŷ_{K−1}
     for t in range(L):
-        xs[t] = series[start + t]
+        xs[t] = series[start + t] - level
     forward(net, theta, xs, 0, L, work)
     for t in range(L, T):
         # x_t = ŷ_{t-1}, fed back
@@ -418,7 +419,7 @@ def rollout_loss_grad(net, theta, series, start, L, K, scale, grad, work):
         dpreds[t] = 0.0
     for t in range(L - 1, T):
         # loss += scale e²,  d(loss)/dŷ_t = 2 scale e  (e = ŷ_t − y_t)
-        e = preds[t] - series[start + t + 1]
+        e = preds[t] - (series[start + t + 1] - level)
         loss += scale * e * e
         dpreds[t] = 2.0 * scale * e
     backward(net, theta, xs, 0, T, work, grad, L)

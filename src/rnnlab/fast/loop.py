@@ -7,7 +7,12 @@ Two ways of choosing the windows of a step:
   (prediction after the context − the next value)²; ``batch = 1`` is the seed's per-sample loop;
 - full batch (``full = 1``): every window of the series at once, computed as prefixes: one pass
   over ``series[start:]`` per start gives the prediction after every context starting there,
-  and the loss is the mean over all windows.
+  and the loss is the mean over all windows;
+- fixed contexts (``p.context`` N > 0, the default for recorded series): windows of N values
+  with R targets after them, drawn as the torch engine's ``FixedWindows`` (one ``randint`` for
+  the start) or, for the full batch, every start; with ``p.relative`` each window is read minus
+  its context's last value and its targets are compared in the same units, so the prediction
+  is that value plus the network's output (``data.level = "last"``).
 
 With rollout training (``p.rollout`` = R > 1 values after each context) the loss of a window is
 the mean over k = 1…R of (ŷ_k − y_k)², ŷ_k for k > 1 being the prediction after feeding ŷ_{k−1}
@@ -31,7 +36,7 @@ from numba import njit, prange
 from . import rollout as shared
 from .kernels import last_step_loss_grad, rollout_loss_grad, sequence_loss_grad, step, workspace
 from .mt import randint
-from .problem import ADAMW, SGD, Problem
+from .problem import ADAMW, SGD, Problem, storable
 
 
 @njit(cache=True, error_model="numpy")
@@ -85,35 +90,43 @@ def train_steps(p, theta, state, step0, lrs, m, v, losses):
     """
     # p's fields taken out once, not read in the step loop
     net, series, last, low, full, batch = p.net, p.series, p.last, p.low, p.full, p.batch
-    R, min_length = p.rollout, p.min_length
+    R, min_length, N, relative = p.rollout, p.min_length, p.context, p.relative
     P = theta.shape[0]
     work = workspace(net, last + 1)
     grad = np.zeros(P)
     backup = theta.copy()
     weights = np.zeros(last + 1)
     windows = 0
-    if full == 1:
+    if full == 1 and N > 0:
+        windows = last - low + 2
+    elif full == 1:
         for start in range(0, last - low + 1):
             windows += last + 1 - (start + low) + 1
     # the full batch of a one-layer rnn: every window's rollout side by side (rollout.py)
-    use_shared = R > 1 and full == 1 and shared.applies(net) and shared.fits(net, last, min_length, R)
+    use_shared = N == 0 and R > 1 and full == 1 and shared.applies(net) and shared.fits(net, last, min_length, R)
     bufs = shared.buffers(net, last if use_shared else low + 1, min_length, R)
     for i in range(lrs.shape[0]):
         grad[:] = 0.0
         loss = 0.0
-        if use_shared:
+        if N > 0:  # fixed contexts series[start:start+N], targets series[start+N:start+N+R]
+            count = batch if full == 0 else windows
+            for b in range(count):
+                start = randint(state, 0, last + 1 - low) if full == 0 else b
+                level = series[start + N - 1] if relative == 1 else 0.0
+                loss += rollout_loss_grad(net, theta, series, start, N, R, level, 1.0 / (count * R), grad, work)
+        elif use_shared:
             loss = shared.loss_grad(net, theta, series, last, min_length, R, grad, bufs)
         elif R > 1 and full == 0:
             for b in range(batch):
                 start = randint(state, 0, last - low)
                 stop = randint(state, start + low, last + 1)
                 end = stop - R  # context series[start:end], targets series[end:stop]
-                loss += rollout_loss_grad(net, theta, series, start, end - start, R, 1.0 / (batch * R), grad, work)
+                loss += rollout_loss_grad(net, theta, series, start, end - start, R, 0.0, 1.0 / (batch * R), grad, work)
         elif R > 1:
             for start in range(0, last - low + 1):
                 for stop in range(start + low, last + 2):
                     scale = 1.0 / (windows * R)
-                    loss += rollout_loss_grad(net, theta, series, start, stop - R - start, R, scale, grad, work)
+                    loss += rollout_loss_grad(net, theta, series, start, stop - R - start, R, 0.0, scale, grad, work)
         elif full == 0:
             for b in range(batch):
                 start = randint(state, 0, last - low)
@@ -128,9 +141,9 @@ def train_steps(p, theta, state, step0, lrs, m, v, losses):
                     weights[t] = 1.0 / windows if t >= low - 2 else 0.0
                 loss += sequence_loss_grad(net, theta, series, start, T, series, start + 1, weights, grad, work)
         losses[i] = loss
-        if not math.isfinite(loss):
+        if not storable(loss):
             for j in range(P):
-                if not math.isfinite(theta[j]):
+                if not storable(theta[j]):
                     theta[:] = backup
                     return i, 1
             return i, 0

@@ -27,7 +27,7 @@ import numpy as np
 from numba import njit, prange
 
 from .mt import randint
-from .problem import Problem
+from .problem import Problem, storable
 
 MAX_HIDDEN = 16
 
@@ -117,9 +117,9 @@ def _run(units, p, th, st, lrs, losses, work):
         g = 2.0 * e
         loss = e * e
         losses[n] = loss
-        if not math.isfinite(loss):
+        if not storable(loss):
             for j in range(P):
-                if not math.isfinite(th[j]):
+                if not storable(th[j]):
                     th[:] = backup
                     return n, 1
             return n, 0

@@ -4,6 +4,8 @@
 - ``windowed.py``: the general torch loop (any series, minibatches, rollout, schedules, early stop);
 - ``compiled.py``: the compiled engine (``rnnlab.fast``) for 1…N models at once;
 - ``ensemble.py``: N members from seeds S…S+N−1, stored as one run;
+- ``engines.py``: which of them trains a config (``train.engine = "auto"`` settled);
+- ``validation.py``: the compiled engine's validation and early stopping, every member at once;
 - ``common.py``: what they share (``TrainResult``, stop requests, guards, optimizers).
 """
 
@@ -12,19 +14,21 @@ from __future__ import annotations
 from typing import Callable
 
 from ..config import RunConfig
-from .common import StepCallback, TrainResult, check_supported, is_seed_loop, resolve_seed
+from .common import StepCallback, TrainResult, resolve_seed
+from .engines import check_supported, choose_engine, is_seed_loop, settle_engine
 from .ensemble import EnsembleResult, train_ensemble
 from .seed import train_seed
 from .windowed import train_windows
 
 __all__ = [
-    "EnsembleResult", "TrainResult", "check_config", "is_seed_loop", "resolve_seed", "train",
+    "EnsembleResult", "TrainResult", "check_config", "choose_engine", "is_seed_loop", "resolve_seed",
+    "settle_engine", "train",
 ]
 
 
 def check_config(config: RunConfig) -> None:
     """Refuse, before training, what the trainers cannot do or the series cannot hold."""
-    check_supported(config)
+    check_supported(settle_engine(config))
     if not is_seed_loop(config):
         from ..data import prepare
 
@@ -39,7 +43,7 @@ def train(
 ) -> TrainResult:
     """Train a model as the config says: an ensemble, the compiled engine, the windowed loop or
     the seed's loop. Returns a ``TrainResult`` (an ``EnsembleResult`` for an ensemble)."""
-    config = resolve_seed(config)
+    config = settle_engine(resolve_seed(config))
     check_supported(config)
     if config.train.ensemble > 1:  # N models from seeds seed … seed+N-1, stored as one run
         return train_ensemble(config, on_step=on_step, should_stop=should_stop)

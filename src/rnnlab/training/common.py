@@ -21,6 +21,7 @@ from ..config import WAVEFORMS, RunConfig
 from ..data import Window
 from ..errors import ConfigError
 from ..model import SequenceModel
+from .engines import check_supported, is_seed_loop  # noqa: F401  (re-exported)
 
 # Called after every step with (step, total_steps, loss); step counts from 1.
 StepCallback = Callable[[int, int, float], None]
@@ -52,36 +53,6 @@ def resolve_seed(config: RunConfig) -> RunConfig:
     if config.seed is not None:
         return config
     return dataclasses.replace(config, seed=random.SystemRandom().randrange(2**31))
-
-
-def is_seed_loop(config: RunConfig) -> bool:
-    """Whether the config asks for exactly the seed's algorithm: one variable-length window of a
-    waveform per plain step, one-step loss, no split, no scaling. That loop is kept bit-exact."""
-    t, d = config.train, config.data
-    return (
-        d.series in WAVEFORMS
-        and t.batch_size == 1
-        and t.rollout == 1
-        and t.clip_grad == 0
-        and t.schedule == "constant"
-        and t.patience == 0
-        and d.horizon == 1
-        and not d.context_length
-        and not d.val_fraction
-        and not d.test_fraction
-        and d.scaling in ("auto", "none")
-    )
-
-
-def check_supported(config: RunConfig) -> None:
-    """Refuse what the trainers do not do yet."""
-    t = config.train
-    if t.patience:
-        val = config.data.val_fraction
-        if val == 0 or (val is None and config.data.series in WAVEFORMS):
-            raise ConfigError(
-                f"train.patience = {t.patience} needs a validation part: set data.val_fraction > 0"
-            )
 
 
 @contextlib.contextmanager

@@ -17,70 +17,56 @@ sgd (with momentum), adam, adamw; weight decay; gradient clipping; the seed's on
 sampled minibatches (``train.batch_size`` windows per step) and the full batch
 (``train.batch_size`` 0: every window at every step); rollout training (``train.rollout`` R > 1:
 the loss over R predictions, each fed back as the next input, backpropagated through the
-feedback); schedules constant, cosine and step; any series ``data.prepare`` gives with the
-seed's variable-length windows (``context_length`` 0). Anything else raises ``ConfigError``
-naming the setting.
+feedback); schedules constant, cosine and step; any series ``data.prepare`` gives, with the
+seed's variable-length windows or fixed contexts (``data.context_length``, the default for csv and
+dataset series), read relative to their last value or not (``data.level``); validation every
+``train.val_every`` steps and early stopping (``train.patience``) with the best weights restored
+(``validation.py``). Anything else raises ``ConfigError`` naming the setting.
 """
 
 from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import numpy as np
 import torch
 
 from ..config import RunConfig
-from ..data import Prepared, RandomWindows, Window, prepare, readout_warning
+from ..data import Prepared, Window, prepare, readout_warning, training_windows
 from ..errors import ConfigError
 from ..fast import Layout, Problem, layout, loop, mt, special
 from ..model import SequenceModel
+from .engines import fast_unsupported
+from .validation import Validation
 from .common import StepCallback, TrainResult, diverged_message, is_seed_loop, loop_control, resolve_seed
 
 OPTIMIZER_CODE = {"sgd": 0, "adam": 1, "adamw": 2}
-MAX_LAYERS = 2
-MAX_HIDDEN = 256
 CHUNK_STEPS = 1000  # steps per compiled call for one model: progress and Ctrl-C between calls
 MEMBER_STEPS_PER_CALL = 200_000  # member-steps per compiled call for many models
 
 
 def check_supported(config: RunConfig) -> None:
     """Raise ConfigError for a configuration the compiled engine does not implement."""
-    m, t, d = config.model, config.train, config.data
-    problems = [
-        (m.num_layers <= MAX_LAYERS, f"model.num_layers = {m.num_layers}: the fast engine has 1 or 2 layers"),
-        (m.hidden_size <= MAX_HIDDEN, f"model.hidden_size = {m.hidden_size}: the fast engine is for small models (<= {MAX_HIDDEN} units, no BLAS)"),
-        (m.dropout == 0, f"model.dropout = {m.dropout}: the fast engine has no dropout"),
-        (d.horizon == 1, f"data.horizon = {d.horizon}: the fast engine trains and scores one value per window"),
-        (t.patience == 0, f"train.patience = {t.patience}: the fast engine has no validation loop for early stopping"),
-        (t.loss == "mse", f"train.loss = {t.loss!r}: the fast engine implements mse only"),
-        (not d.context_length, f"data.context_length = {d.context_length}: the fast engine draws the seed's variable-length windows only (set data.context_length = 0)"),
-    ]
-    for ok, message in problems:
-        if not ok:
-            raise ConfigError(f"{message}; use --engine torch")
+    message = fast_unsupported(config)
+    if message:
+        raise ConfigError(f"{message}; use --engine torch")
 
 
-def problem(config: RunConfig) -> tuple[Layout, Problem, Prepared]:
+def problem(config: RunConfig, prepared: Prepared | None = None) -> tuple[Layout, Problem, Prepared]:
     """The model's layout, everything the compiled loop needs besides the weights, and the prepared series."""
     t = config.train
-    prepared = prepare(config.data, t.rollout)
-    if prepared.context_length:  # csv and dataset series default to fixed contexts
-        raise ConfigError(
-            f"data.context_length = {prepared.context_length} (the default for {config.data.series} series): "
-            "the fast engine draws the seed's variable-length windows only; set data.context_length = 0 "
-            "or use --engine torch"
-        )
+    prepared = prepared or prepare(config.data, t.rollout)
     size = prepared.split.train_end
     # The torch engine trains on float32 tensors of the (scaled) series: use the same values.
     series = np.asarray(prepared.scaled[:size], dtype=np.float32).astype(np.float64)  # (size,)
     lay = layout(config.model)
     return lay, Problem.build(
-        lay, series, min_length=config.data.min_length, rollout=t.rollout, batch_size=t.batch_size,
+        lay, series, min_length=config.data.min_length, rollout=prepared.targets, batch_size=t.batch_size,
         optimizer=OPTIMIZER_CODE[t.optimizer], momentum=t.momentum, weight_decay=t.weight_decay,
-        clip=t.clip_grad,
+        clip=t.clip_grad, context=prepared.context_length, relative=prepared.relative,
     ), prepared
 
 
@@ -121,6 +107,8 @@ class CompiledRun:
     seconds: float
     context: Window  # the window model 0's generator draws after training, as its own run
     diverged: list[int]  # models whose loss became NaN or infinite (they keep their last finite weights)
+    validation: list[tuple[int, float]] = field(default_factory=list)  # model 0's (step, validation loss)
+    best_step: int | None = None  # model 0's restored step (train.patience)
 
 
 def _medians(losses: np.ndarray) -> list[float]:
@@ -143,11 +131,13 @@ def run_compiled(
     *,
     on_step: StepCallback | None = None,
     should_stop: Callable[[], bool] | None = None,
+    prepared: Prepared | None = None,
 ) -> CompiledRun:
     """Train one model per seed with the compiled loop; see the module docstring."""
     check_supported(config)
-    lay, p, prepared = problem(config)
-    count, total = len(seeds), config.train.steps
+    lay, p, prepared = problem(config, prepared)
+    t = config.train
+    count, total = len(seeds), t.steps
     rngs = [random.Random(seed) for seed in seeds]
     models = [initial_model(config, seed) for seed in seeds]
     thetas = np.stack([lay.pack(m.tensors()) for m in models])  # (models, P)
@@ -156,8 +146,11 @@ def run_compiled(
     done = np.zeros((count, 2), dtype=np.int64)  # per model: steps done, weights restored
     chunk = CHUNK_STEPS if count == 1 else MEMBER_STEPS_PER_CALL // count
     chunk = max(1, min(total, chunk))
-    seed_case = special.applies(config)
+    seed_case = special.applies(config) and not p.context
     units = special.units(config.model.hidden_size)  # the seed case's compile-time hidden size
+    validation = Validation(prepared, p.rollout, thetas, t.patience) if prepared.split.val_size else None
+    validating = validation is not None and validation.usable
+    early = np.zeros(count, dtype=bool)  # models stopped by train.patience
     history: list[float] = []
     status, message, step0 = "completed", "", 0
     started = time.perf_counter()
@@ -167,6 +160,8 @@ def run_compiled(
                 status, message = "interrupted", control.stop_message(step0)
                 break
             steps = min(chunk, total - step0)
+            if validating:  # stop at the next validation
+                steps = min(steps, t.val_every - step0 % t.val_every)
             losses = np.full((count, steps), np.nan)
             lrs = learning_rates(config, step0, steps)
             if seed_case:  # the seed's case, compiled on its own (same numbers)
@@ -178,22 +173,36 @@ def run_compiled(
                 history.append(median)
                 control.report(step0 + i + 1, median)
             step0 += steps
-            if not (done[:, 0] == step0).any():  # every model diverged
+            running = done[:, 0] == step0
+            if validating and (step0 % t.val_every == 0 or step0 == total):
+                stopping = validation.update(lay, thetas, running, step0)
+                early |= stopping
+                done[stopping, 0] = -1  # the compiled loop skips them from now on
+                running &= ~stopping
+            if not running.any():  # every model diverged or stopped early
                 break
     seconds = time.perf_counter() - started
-    diverged = [i for i in range(count) if done[i, 0] < step0]
+    diverged = [i for i in range(count) if done[i, 0] < step0 and not early[i]]
     if status == "completed" and count == 1 and diverged:  # many models: the caller sums them up
         steps_done, restored = int(done[0, 0]), bool(done[0, 1])
         status = "diverged"
         message = diverged_message(losses[0, steps_done - (step0 - steps)], steps_done + 1,
-                                   steps_done - 1 if restored else steps_done, config.train.lr)
+                                   steps_done - 1 if restored else steps_done, t.lr)
+    best_step = None
+    if validating and t.patience and status == "completed":
+        validation.restore(thetas)
+        best_step = int(validation.best_step[0]) or None
+        if count == 1:
+            stop = f"early stop at step {step0}: no better validation loss for {t.patience} validations; " if early[0] else ""
+            message = f"{stop}best validation loss {validation.best[0]:.6g} at step {best_step} restored"
     for model, theta in zip(models, thetas):
         load_into(model, lay, theta)
         model.eval()
     mt.load_state(rngs[0], states[0])
-    # the window drawn after training, as the seed program draws its generation context
-    context = RandomWindows(p.last, config.data.min_length, config.train.rollout, rngs[0]).draw()
-    return CompiledRun(models, thetas, lay, prepared, history, status, message, seconds, context, diverged)
+    # the window drawn after training, as each engine draws it (the seed's generation context)
+    context = training_windows(prepared, config.data.min_length, rngs[0]).draw()
+    return CompiledRun(models, thetas, lay, prepared, history, status, message, seconds, context, diverged,
+                       validation.history if validating else [], best_step)
 
 
 def result_fields(config: RunConfig, prepared: Prepared) -> dict:
@@ -220,5 +229,5 @@ def train_compiled_exact(config: RunConfig, **kwargs) -> tuple[TrainResult, dict
     config = resolve_seed(config)
     run = run_compiled(config, [config.seed], **kwargs)
     result = TrainResult(config, run.models[0], run.history, run.status, run.seconds, run.context, run.message,
-                         **result_fields(config, run.prepared))
+                         **result_fields(config, run.prepared), validation=run.validation, best_step=run.best_step)
     return result, run.layout.unpack(run.thetas[0])

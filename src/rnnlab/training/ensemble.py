@@ -116,5 +116,5 @@ def _train_compiled(config, seeds, on_step, should_stop) -> EnsembleResult:
     message = run.message or diverged_summary(run.diverged, len(seeds))
     return EnsembleResult(
         config, run.models[0], run.history, run.status, run.seconds, run.context, message, **fields,
-        members=run.models, seeds=list(seeds), diverged=run.diverged,
+        validation=run.validation, best_step=run.best_step, members=run.models, seeds=list(seeds), diverged=run.diverged,
     )
