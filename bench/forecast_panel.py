@@ -13,7 +13,7 @@ the origin go to a temporary CSV (``time,value``), ``rnnlab train --csv … --se
 AutoETS / AutoARIMA use ``season_length=max(1, season)``; a failure falls back to seasonal naive
 and is noted under the table.
 
-    .venv/bin/python bench/forecast_panel.py [--only NAME,NAME] [--seeds 1,2,3] [--out FILE]
+    .venv/bin/python bench/forecast_panel.py [--panel dev|holdout] [--only NAME,NAME] [--seeds 1,2,3] [--out FILE]
 
 The Markdown table goes to stdout and to ``--out`` (default bench/out/forecast_panel.md);
 progress goes to stderr.
@@ -128,14 +128,18 @@ def fmt(x: float) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--panel", choices=sorted(panel.PANELS), default="dev",
+                        help="dev (the development panel, default) or holdout (fixed before tuning, to report)")
     parser.add_argument("--only", help="comma-separated series names (default: the whole panel)")
     parser.add_argument("--seeds", default="1,2,3", help="comma-separated rnnlab seeds (default 1,2,3)")
-    parser.add_argument("--out", default=str(HERE / "out" / "forecast_panel.md"),
-                        help="also write the Markdown table here (default bench/out/forecast_panel.md)")
+    parser.add_argument("--out", help="also write the Markdown table here "
+                        "(default bench/out/forecast_panel.md, bench/out/forecast_holdout.md for --panel holdout)")
     args = parser.parse_args(argv)
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    if args.out is None:
+        args.out = str(HERE / "out" / ("forecast_panel.md" if args.panel == "dev" else "forecast_holdout.md"))
 
-    series_list = panel.load_panel()
+    series_list = panel.load_panel(args.panel)
     if args.only:
         wanted = [n.strip() for n in args.only.split(",") if n.strip()]
         known = {s.name for s in series_list}
@@ -168,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     columns = ["rnnlab", "AutoETS", "AutoARIMA"]
     n = len(rows)
     lines = [
-        f"Development panel, {panel.ORIGINS} origins per series; ratio = mean MASE over origins / "
+        f"{'Development' if args.panel == 'dev' else 'Held-out'} panel, {panel.ORIGINS} origins per series; ratio = mean MASE over origins / "
         f"seasonal naive's (lower is better, < 1 beats seasonal naive); rnnlab: default command, "
         f"mean ratio over seeds {','.join(map(str, seeds))}.",
         "",

