@@ -93,20 +93,25 @@ class RunStore:
     # -- catalog ----------------------------------------------------------------------------
     def check(self) -> None:
         """Raise a one-line ``RnnlabError`` now when a run could not be stored here: not a
-        directory, a catalog that cannot be used, a read-only or full disk."""
+        directory, a read-only or full disk, a catalog that cannot be used (one that another
+        process is writing is fine: saving waits for it, or keeps the run on disk)."""
         runfiles.check_root(self.root)
-        self.catalog.write(lambda db: None)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"runs directory {str(self.root)!r} cannot be created: "
+                             f"{runfiles.disk_message(exc, self.root)}") from None
+        probe = self.root / f".probe-{uuid.uuid4().hex[:8]}"
+        try:
+            runfiles.write_file(probe, b"rnnlab")
+            probe.unlink()
+        except OSError as exc:
+            raise StoreError(f"runs directory cannot hold a run: {runfiles.disk_message(exc, self.root)}") from None
         free = shutil.disk_usage(self.root).free
         if free < MIN_FREE_BYTES:
             raise StoreError(f"runs directory {str(self.root)!r} has {free} bytes free; storing a run needs "
                              f"at least {MIN_FREE_BYTES}")
-        probe = self.root / f".probe-{uuid.uuid4().hex[:8]}"
-        try:
-            runfiles.write_file(probe, b"rnnlab")
-        except OSError as exc:
-            raise StoreError(f"runs directory cannot hold a run: {runfiles.disk_message(exc, self.root)}") from None
-        finally:
-            probe.unlink(missing_ok=True)
+        self.catalog.probe()
 
     def list(self) -> list[dict[str, Any]]:
         """Catalog rows, oldest first; runs on disk that the catalog misses are added first."""
@@ -287,6 +292,9 @@ class RunStore:
 
         def change(db):
             listed = db.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is not None
+            if not listed and path.is_dir() and not any((path / f).exists() for f in ("run.json", "config.json")):
+                raise RunNotFoundError(f"run {run_id!r} does not exist in {str(self.root)!r} (a directory there "
+                                       "that is not a run is left alone)")
             try:
                 os.replace(path, trash)
             except FileNotFoundError:

@@ -25,7 +25,7 @@ from ..store import RunStore
 from . import service
 from .context import Playground
 from .jobs import Trainings
-from .routes import explain, pages, runs, trainings, uploads
+from .routes import explain, pages, runs, stepping, trainings, uploads
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]", "testserver")
 ANY_HOST = ("0.0.0.0", "::", "[::]")  # served to the network on purpose
@@ -51,7 +51,7 @@ def create_app(runs_dir: str | Path | None = None, allowed_hosts: tuple[str, ...
     app.state.store, app.state.trainings, app.state.closing = context.store, context.trainings, context.closing
     guard_origin(app, {*LOCAL_HOSTS, *allowed_hosts}, any_host=bool(set(ANY_HOST) & set(allowed_hosts)))
     handle_errors(app, context)
-    for part in (pages, trainings, uploads, runs, explain):
+    for part in (pages, trainings, stepping, uploads, runs, explain):
         app.include_router(part.router)
     return app
 

@@ -8,8 +8,10 @@ upload).
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Mapping
 
 from fastapi import Request
@@ -17,6 +19,7 @@ from fastapi import Request
 from ..errors import RnnlabError
 from ..store import Run, RunStore, check_run_id
 from .jobs import Trainings
+from .steppers import Steppers
 
 
 class ApiError(RnnlabError):
@@ -34,6 +37,7 @@ class Playground:
     store: RunStore
     trainings: Trainings
     limits: Mapping[str, Any]
+    steppers: Steppers = field(default_factory=Steppers)  # trainings driven one step at a time
     closing: threading.Event = field(default_factory=threading.Event)  # set when the server shuts down
 
     def load(self, run_id: str) -> Run:
@@ -42,12 +46,16 @@ class Playground:
         return store.load(store.latest() if run_id == "latest" else check_run_id(run_id))
 
     def redact(self, message: str) -> str:
-        """``message`` without the server's absolute path of the runs directory."""
+        """``message`` without the server's paths: an upload's file becomes 'upload <id>', the runs
+        directory (as given, or absolute) 'the runs directory' or RUNS_DIR."""
         root = self.store.root
-        if not root.is_absolute():
-            return message
-        for path in dict.fromkeys((str(root), str(root.resolve()))):
-            message = message.replace(repr(path), "the runs directory").replace(path, "RUNS_DIR")
+        for path in sorted({str(root), str(root.resolve())}, key=len, reverse=True):
+            for quote in ("'", '"'):
+                message = re.sub(re.escape(quote + path) + r"[/\\]uploads[/\\]([0-9a-f]{16})\.csv" + quote,
+                                 r"upload \1", message)
+            message = message.replace(repr(path), "the runs directory")
+            if Path(path).is_absolute():
+                message = message.replace(path, "RUNS_DIR")
         return message
 
 

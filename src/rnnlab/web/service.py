@@ -23,6 +23,7 @@ LIMITS = {
     "model.hidden_size": 64,
     "model.num_layers": 4,
     "train.steps": 100_000,
+    "train.lr": 1000.0,  # larger rates only overflow float32
     "train.batch_size": 4096,
     "train.ensemble": 16,
     "forecast.steps": 200,  # the horizon
@@ -33,8 +34,8 @@ LIMITS = {
     "weight_value": 1000.0,  # |new weight value|
 }
 
-CONFIG_LIMITS = ("model.hidden_size", "model.num_layers", "train.steps", "train.batch_size", "train.ensemble",
-                 "forecast.steps")
+CONFIG_LIMITS = ("model.hidden_size", "model.num_layers", "train.steps", "train.lr", "train.batch_size",
+                 "train.ensemble", "forecast.steps")
 
 # Config fields that hold a file path: the server sets them (an upload's file), a client never does.
 PATH_FIELDS = ("csv",)

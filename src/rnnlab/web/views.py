@@ -7,6 +7,7 @@ playground's limits and the values laid out as JSON.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from typing import Any, Mapping
@@ -181,6 +182,8 @@ def hand_calculation(model, view: Mapping[str, Any], step: int) -> dict[str, Any
             "passed": difference <= check["tolerance"] * max(1.0, abs(reference)),
         })
     result.update(
+        wolfram=wolfram_step(walk, step),
+        paper=paper_precision(model, walk, step),
         hand=hand,
         readout=data["readout"],
         readout_parameters={k: data["parameters"][k] for k in ("readout.weight", "readout.bias") if k in data["parameters"]},
@@ -189,6 +192,33 @@ def hand_calculation(model, view: Mapping[str, Any], step: int) -> dict[str, Any
         checks=checks,
     )
     return result
+
+
+def wolfram_step(walk, step: int) -> str:
+    """The Wolfram Language expressions of one step, numbers filled in (``explain --format wolfram``)."""
+    return render(dataclasses.replace(walk, steps=(walk.steps[step],)), "wolfram")
+
+
+PAPER_DECIMALS = 4  # the weights as a printout shows them
+
+
+def paper_precision(model, exact, step: int) -> dict[str, Any]:
+    """The step with every weight rounded to 4 decimals, as copied from a printout (``explain
+    --decimals 4``): the rounded weights, the prediction they give, and how far it moved."""
+    rounded = explain_forward(model, exact.context, ahead=exact.ahead, decimals=PAPER_DECIMALS, check=False)
+    shift = rounded.steps[step].y_hat - exact.steps[step].y_hat
+    largest = rounded.rounding.max_weight_change
+    return {
+        "decimals": PAPER_DECIMALS,
+        "weights": {name: np.asarray(value).tolist() for name, value in rounded.parameters.items()},
+        "exact": exact.steps[step].y_hat,
+        "rounded": rounded.steps[step].y_hat,
+        "shift": shift,
+        "max_weight_change": largest,
+        "why": (f"rounding moves each weight by at most {largest:.2g} (half a unit in the {PAPER_DECIMALS}th "
+                f"decimal); the {step + 1} steps up to this one carry those small changes through h_t, so "
+                f"the prediction moves by {shift:+.2e}"),
+    }
 
 
 def config_differences(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, list]:

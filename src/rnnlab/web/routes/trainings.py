@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from .. import service
 from ..context import ApiError, Playground, playground
 from ..jobs import Job
-from .uploads import upload_path
+from .uploads import upload_data
 
 router = APIRouter()
 
@@ -48,7 +48,8 @@ def start_training(request: TrainRequest, context: Playground = Depends(playgrou
     server_data = None
     if request.upload is not None:
         service.require_feature("csv")
-        server_data = {"series": "csv", "csv": str(upload_path(context.store, request.upload))}
+        data = request.config.get("data")
+        server_data = upload_data(context.store, request.upload, data if isinstance(data, dict) else {})
     config = service.build_config(request.preset, dict(request.config), server_data, context.limits)
     return summary(context, context.trainings.start(config, request.name))
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
 from pathlib import Path
+from typing import Any, Mapping
 
 from fastapi import APIRouter, Depends, Request
 
-from ...errors import InputError
+from ...errors import InputError, RnnlabError
 from ...store import RunStore, write_atomic
 from .. import service
 from ..context import ApiError, Playground, playground
@@ -23,6 +25,53 @@ def upload_path(store: RunStore, upload_id: str) -> Path:
     if not path.is_file():
         raise ApiError(404, f"upload {upload_id!r} does not exist")
     return path
+
+
+MAX_COLUMNS = 20  # columns of an upload the page offers
+
+
+def describe_upload(path: Path) -> dict[str, Any]:
+    """The columns of an uploaded CSV: every name, those holding numbers, those holding dates."""
+    from ...data.csvfile import read_csv_series
+
+    header = path.read_text(encoding="utf-8-sig").splitlines()[0]
+    try:
+        delimiter = csv.Sniffer().sniff(header, delimiters=",;\t|").delimiter
+    except csv.Error:
+        delimiter = ","
+    names = [name.strip() for name in next(csv.reader([header], delimiter=delimiter))][:MAX_COLUMNS]
+
+    def reads(**columns) -> bool:
+        try:
+            read_csv_series(str(path), **columns)
+        except RnnlabError:
+            return False
+        return True
+
+    values = [name for name in names if reads(column=name)]
+    times = [name for name in names if name not in values and values and reads(column=values[0], time_column=name)]
+    return {"columns": names, "value_columns": values, "time_columns": times}
+
+
+def upload_data(store: RunStore, upload_id: str, data: Mapping[str, Any]) -> dict[str, Any]:
+    """The data fields the server sets for a training on an upload: the file, and its value column
+    checked (a file with several value columns needs ``data.column``)."""
+    path = upload_path(store, upload_id)
+    found = describe_upload(path)
+    column, time_column = data.get("column") or "", data.get("time_column") or ""
+    values = found["value_columns"]
+    if not values:
+        raise InputError(f"upload {upload_id} has no column of numbers (columns: {', '.join(found['columns'])})")
+    if column and column not in values:
+        raise InputError(f"data.column must be one of the value columns of upload {upload_id} "
+                         f"({', '.join(values)}), got {column!r}")
+    if not column and len(values) > 1:
+        raise InputError(f"data.column must name one of the {len(values)} value columns of upload {upload_id}: "
+                         f"{', '.join(values)}")
+    if time_column and time_column not in found["time_columns"]:
+        raise InputError(f"data.time_column must be one of the date columns of upload {upload_id} "
+                         f"({', '.join(found['time_columns']) or 'none'}), got {time_column!r}")
+    return {"series": "csv", "csv": str(path), "column": column or values[0], "time_column": time_column}
 
 
 @router.post("/api/uploads", summary="Upload a CSV series (request body: the file's bytes)")
@@ -50,4 +99,5 @@ async def upload(request: Request, context: Playground = Depends(playground)):
     folder = context.store.root / "uploads"
     folder.mkdir(parents=True, exist_ok=True)
     write_atomic(folder / f"{upload_id}.csv", payload)
-    return {"upload": upload_id, "bytes": size, "rows": len(lines) - 1, "header": lines[0][:200]}
+    return {"upload": upload_id, "bytes": size, "rows": len(lines) - 1, "header": lines[0][:200],
+            **describe_upload(folder / f"{upload_id}.csv")}
