@@ -14,9 +14,9 @@ $(VENV)/.torch: | $(BIN)/python
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q "$(TORCH)"
 	touch $@
 
-# everything the README uses at run time: the core and the datasets and web extras
+# everything the README uses at run time: the core and the datasets, web and many extras
 $(VENV)/.installed: pyproject.toml $(VENV)/.torch
-	$(BIN)/pip install -q -e ".[datasets,web]"
+	$(BIN)/pip install -q -e ".[datasets,web,many]"
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml $(VENV)/.torch

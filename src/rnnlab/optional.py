@@ -13,7 +13,7 @@ from types import ModuleType
 from .errors import MissingDependencyError
 
 EXTRAS = {"pandas": "datasets", "statsmodels": "datasets", "fastapi": "web", "uvicorn": "web",
-          "plotly": "web", "starlette": "web"}
+          "plotly": "web", "starlette": "web", "dask": "many", "distributed": "many"}
 
 
 def missing_message(module: str, purpose: str | None = None) -> str | None:

@@ -115,3 +115,49 @@ def refit_config(config: RunConfig) -> RunConfig:
     """The config of the final fit: every value trains it (no validation or test part)."""
     data = dataclasses.replace(config.data, val_fraction=0.0, test_fraction=0.0)
     return dataclasses.replace(config, data=data, train=dataclasses.replace(config.train, patience=0))
+
+
+@dataclass
+class Trained:
+    """A config trained and evaluated (refitted where it refits) but not stored: what
+    ``train_and_evaluate`` returns for another process to store with ``store_trained``."""
+
+    result: TrainResult
+    metrics: dict
+    evaluation_error: str | None
+    notes: dict  # more run.json keys
+    backtest: dict | None  # the held-out fractions of a refitted model's metrics
+    series: object  # the recorded Series trained on (None for a waveform)
+    signal: int | None = None  # Ctrl-C or SIGTERM that came during the work (nothing is complete then)
+
+
+def train_and_evaluate(config: RunConfig, *, should_stop: Callable[[], bool] | None = None) -> Trained:
+    """``train_and_store`` without the store: train, evaluate, refit on every value; nothing is
+    written. A signal after the last step skips the evaluation and refit, as there."""
+    if not isinstance(config, RunConfig):
+        raise ConfigError(f"config must be a RunConfig, got {type(config).__name__}")
+    with Guard(should_stop) as guard, pinned(config.data) as series:
+        result = train(config, should_stop=guard.should_stop)
+        metrics, error, notes, backtest = {}, None, {}, None
+        if guard.received is None:
+            guard.phase = "evaluate"
+            try:
+                metrics = evaluate_result(result)
+            except EvaluationInterrupted:
+                pass
+            except RnnlabError as exc:
+                error = f"the run could not be evaluated: {exc}"
+            except Exception as exc:  # a finished training is never thrown away for its evaluation
+                error = f"the run could not be evaluated: {type(exc).__name__}: {exc}"
+            guard.phase = "store"
+        if guard.received is not None:
+            notes["evaluation"] = f"skipped: {guard.name()} came after the last step"
+        if refits(config) and result.status == "completed" and guard.received is None:
+            held_out = {"val_fraction": config.data.val_fraction, "test_fraction": config.data.test_fraction,
+                        "steps": result.steps_done}
+            guard.phase = "train"
+            final = train(refit_config(config), should_stop=guard.should_stop)
+            guard.phase = "store"
+            if final.status != "interrupted" and guard.received is None:
+                result, backtest = final, held_out
+    return Trained(result, metrics, error, notes, backtest, series, guard.received)

@@ -20,7 +20,7 @@ import typer
 
 from ..errors import RnnlabError
 from ..optional import missing_message
-from . import training, forecasting, inspect, runs, outputs  # noqa: F401, I001  (registers the commands, in this order)
+from . import training, forecasting, inspect, runs, outputs, many  # noqa: F401, I001  (registers the commands, in this order)
 from .common import app
 
 __all__ = ["app", "main"]

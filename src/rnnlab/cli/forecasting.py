@@ -69,7 +69,11 @@ def forecast(
     A run trained on a CSV file or a dataset forecasts past the end of its series, with timestamps.
     """
     from ..runs import forecast_values, is_recorded
+    from .many import forecast_group, resolve_group
 
+    group = resolve_group(runs_dir, run_id)  # a group of runs (fit-many) when no run has that id
+    if group is not None:
+        return forecast_group(runs_dir, group, steps, out, as_json)
     run = load_run(runs_dir, run_id)
     steps = run.config.forecast.steps if steps is None else steps
     if steps < 1:

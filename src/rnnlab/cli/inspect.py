@@ -53,7 +53,11 @@ def evaluate(
     """Score a run against baselines: the seed task (waveforms) and a rolling-origin backtest over
     the test part (MAE, RMSE, MASE, sMAPE vs naive, seasonal naive and AR(p))."""
     from ..evaluate import evaluate_run
+    from .many import evaluate_group, resolve_group
 
+    group = resolve_group(runs_dir, run_id)  # a group of runs (fit-many) when no run has that id
+    if group is not None:
+        return evaluate_group(runs_dir, run_id, group, as_json)
     store = open_store(runs_dir)
     run = load_run(runs_dir, run_id)
     if run.info.get("backtest"):  # refitted on every value: its own backtest would see the test part

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 import typer
 from typing_extensions import Annotated
 
@@ -19,12 +21,18 @@ from .common import (
 
 
 @runs_app.command("list")
-def runs_list(runs_dir: RunsDir = None, as_json: Json = False) -> None:
+def runs_list(runs_dir: RunsDir = None, as_json: Json = False,
+              group: Annotated[Optional[str], typer.Option("--group", help="Only the runs of this group (fit-many).")] = None) -> None:
     """List the runs in the catalog, oldest first."""
     from rich.table import Table
 
     store = open_store(runs_dir)
     rows = store.list()
+    if group is not None:
+        from ..many.groups import run_ids
+
+        members = run_ids(store, group)
+        rows = [row for row in rows if row["id"] in members]
     for note in store.notes:
         stderr_console().print(f"note: {note}", soft_wrap=True)
     if as_json:
