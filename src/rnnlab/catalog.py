@@ -147,6 +147,19 @@ class Catalog:
                 return result
         return self._retry(action)
 
+    def probe(self) -> None:
+        """Raise the one-line ``CatalogError`` when the catalog cannot be written; a catalog that
+        another process is writing right now is usable (a write waits for it)."""
+        try:
+            with closing(self._connect()) as db:
+                db.execute("BEGIN IMMEDIATE")
+                db.execute("ROLLBACK")
+        except sqlite3.Error as exc:
+            if not _busy(exc):
+                raise self.broken(exc) from None
+        except OSError as exc:
+            raise self.broken(exc) from None
+
     def rows(self) -> list[dict[str, Any]]:
         """Every row, oldest first, config and metrics decoded (an undecodable one is a CatalogError)."""
         raw = self.read(lambda db: [dict(r) for r in db.execute("SELECT * FROM runs ORDER BY created, id")])

@@ -71,6 +71,8 @@ def disk_message(exc: OSError, where: Path) -> str:
     """A one-line reason for a failed write."""
     if exc.errno == errno.ENOSPC or exc.errno == errno.EDQUOT:
         return f"no space left on the disk of {str(where)!r}"
+    if exc.errno == errno.EFBIG:
+        return f"a file in {str(where)!r} would pass the file size limit (ulimit -f)"
     if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
         return f"{str(where)!r} is read-only ({exc.strerror})"
     return f"{str(where)!r} cannot be written ({exc.strerror or exc})"
