@@ -233,7 +233,10 @@ def test_window_by_numbers_stop_compare_and_delete(page, server):
     page.check(f"tr[data-run='{second}'] .pick-run")
     page.click("#compare-btn")
     expect(page.locator("#compare h3")).to_contain_text(f"{first} vs {second}")
-    assert len(plot_data(page, "compare-loss")) == 2
+    # the legends name the runs; each loss curve comes with its smoothed line
+    names = [t["name"] for t in plot_data(page, "compare-loss")]
+    assert names == [f"loss of {first}", f"{first}, smoothed", f"loss of {second}", f"{second}, smoothed"]
+    assert {t["name"] for t in plot_data(page, "compare-forecast")} >= {f"prediction of {first}", f"prediction of {second}"}
     page.click(f"tr[data-run='{first}'] .delete-run")
     expect(page.locator(f"tr[data-run='{first}']")).to_have_count(0)
     ids = [r["id"] for r in HTTP.get(f"{server}/api/runs").json()]

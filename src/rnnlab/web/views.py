@@ -80,6 +80,7 @@ def chart(run: Run, model, series: np.ndarray, window: tuple[int, int], steps: i
     last = max(len(series), end + steps)
     known = [float(v) if math.isfinite(v) else None for v in baseline(run.config.data, series, last - 1)]
     fed = single.fed.tolist()
+    inputs = fed + single.scaled.tolist()[:-1]
     return {
         "run": run.id,
         "window": [start, end],
@@ -90,7 +91,8 @@ def chart(run: Run, model, series: np.ndarray, window: tuple[int, int], steps: i
         "forecast_index": list(range(end, end + steps)),
         "baseline": known + [None] * (last - len(known)),  # a recorded series has no values past its end
         "baseline_index": list(range(last)),
-        "inputs": fed + single.scaled.tolist()[:-1],  # what the cell reads at each step
+        "inputs": inputs,  # what the cell reads at each step
+        "states": framework_steps(model, inputs)["h"],  # torch's top-layer h_t after each of them
         "ensemble": band,
         "model_context": fed,
         "scaling": single.scaler.scaler.to_dict(),

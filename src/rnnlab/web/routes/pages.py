@@ -6,6 +6,7 @@ from pathlib import Path
 
 from fastapi import APIRouter
 from fastapi.responses import FileResponse, HTMLResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 WEB = Path(__file__).resolve().parent.parent  # rnnlab/web: templates/ and static/
 
@@ -29,11 +30,12 @@ def plotly_js():
     return FileResponse(Path(plotly.__file__).parent / "package_data" / "plotly.min.js", media_type="text/javascript")
 
 
-@router.get("/static/app.js", include_in_schema=False)
-def app_js():
-    return FileResponse(WEB / "static" / "app.js", media_type="text/javascript")
+STATIC = {"app.js": "text/javascript", "network.js": "text/javascript", "stepper.js": "text/javascript",
+          "app.css": "text/css"}  # the page's own files; nothing else under static/ is served
 
 
-@router.get("/static/app.css", include_in_schema=False)
-def app_css():
-    return FileResponse(WEB / "static" / "app.css", media_type="text/css")
+@router.get("/static/{name}", include_in_schema=False)
+def static_file(name: str):
+    if name not in STATIC:
+        raise StarletteHTTPException(404, f"static file {name!r} does not exist")
+    return FileResponse(WEB / "static" / name, media_type=STATIC[name])

@@ -39,12 +39,18 @@ def weights(run_id: str, context: Playground = Depends(playground)):
 @router.get("/api/compare", summary="Two runs side by side: config differences, metrics, loss, forecast")
 def compare(a: str, b: str, horizon: Optional[int] = None, context: Playground = Depends(playground)):
     pair = [context.load(a), context.load(b)]
+    first = views.run_chart(pair[0], pair[0].model, None, None, horizon, context.limits)
+    # both forecast from the first run's window when the second run's series holds it
+    start, end = first["window"]
+    second = views.run_chart(pair[1], pair[1].model, *((start, end) if end <= series_length(pair[1]) else (None, None)),
+                             horizon, context.limits)
     return {
         "runs": [
-            {"id": r.id, "info": r.info, "metrics": r.metrics, "history": r.history,
-             "chart": views.run_chart(r, r.model, None, None, horizon, context.limits)}
-            for r in pair
+            {"id": r.id, "name": r.info.get("name"), "info": r.info, "metrics": r.metrics, "history": r.history,
+             "chart": view}
+            for r, view in zip(pair, (first, second))
         ],
+        "same_window": first["window"] == second["window"],
         "differences": views.config_differences(pair[0].config.to_dict(), pair[1].config.to_dict()),
     }
 
@@ -57,3 +63,10 @@ def report(run_id: str, context: Playground = Depends(playground)):
         raise ApiError(501, service.MISSING["report"])
     return Response(render(r), media_type="text/html",
                     headers={"Content-Disposition": f'attachment; filename="{r.id}.html"'})
+
+
+def series_length(run) -> int:
+    """Values in a run's series."""
+    from ...data import series_values
+
+    return len(series_values(run.config.data))

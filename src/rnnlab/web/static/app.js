@@ -13,6 +13,10 @@ const state = {
   source: null,    // its EventSource
   upload: null,    // id of an uploaded CSV
   ema: null,       // the smoothed loss so far
+  undo: [],        // the edits before each change, for Undo
+  plain: null,     // the chart of the run as stored (drawn faintly under an edit)
+  weights: null,   // the weights shown
+  hand: null,      // the hand calculation shown
 };
 const PLOT_CONFIG = { displaylogo: false, responsive: true, modeBarButtonsToRemove: ["lasso2d", "select2d"] };
 
@@ -77,6 +81,8 @@ function formConfig() {
   };
   if (nonlinearity) cfg.model.nonlinearity = nonlinearity;
   if (cfg.data.series === "dataset") cfg.data.dataset = $("#dataset").value;
+  if (cfg.data.series === "csv" && !$("#column-label").hidden) cfg.data.column = $("#csv-column").value;
+  if (cfg.data.series === "csv" && $("#csv-time-column").value) cfg.data.time_column = $("#csv-time-column").value;
   const seed = $("#seed").value.trim();
   if (seed !== "") cfg.seed = parseInt(seed, 10);
   return cfg;
@@ -126,6 +132,8 @@ async function startTraining() {
   $("#progress").value = 0;
   resetLossChart(`training (seed ${job.seed})`, job.total);
   setStatus(`training ${job.total} steps…`);
+  $("#progress-text").textContent = "preparing the first step (reading the series, building the model, compiling)…";
+  const began = performance.now();
   loadRuns();
   const source = new EventSource(`/api/train/${job.job}/events`);
   state.source = source;
@@ -135,7 +143,9 @@ async function startTraining() {
     if (p.points.length) {
       addLoss(p.points.map((q) => q[0]), p.points.map((q) => q[1]));
       const last = p.points[p.points.length - 1][1];
-      $("#progress-text").textContent = `step ${p.step} / ${p.total}   loss ${fmt(last)}`;
+      const seconds = (performance.now() - began) / 1000, rate = p.step / Math.max(1e-3, seconds);
+      $("#progress-text").textContent = `step ${p.step} / ${p.total}   loss ${fmt(last)}   ` +
+        `${rate >= 100 ? rate.toFixed(0) : rate.toFixed(1)} steps/s, about ${Math.ceil((p.total - p.step) / rate)} s left`;
     }
   });
   source.addEventListener("done", async (e) => {
@@ -144,8 +154,12 @@ async function startTraining() {
     $("#train-btn").disabled = false;
     $("#stop-btn").disabled = true;
     state.job = null;
-    if (s.state === "failed") { setStatus(`error: ${s.message}`, true); return; }
-    $("#progress-text").textContent = `${s.state} after ${s.step} of ${s.total} steps` + (s.message ? ` — ${s.message}` : "");
+    if (s.state === "failed") {
+      $("#progress-text").textContent = `failed after ${s.step} of ${s.total} steps: ${s.message}`;
+      setStatus(`error: ${s.message}`, true); loadRuns(); return;
+    }
+    // the message already says where it stopped ("stopped after …"); else say it here
+    $("#progress-text").textContent = s.message ? `${s.state}: ${s.message}` : `${s.state} after ${s.step} of ${s.total} steps`;
     await loadRuns();
     await openRun(s.run, { keepLoss: true });
     setStatus(`run ${s.run} stored (${s.state})`);
@@ -165,8 +179,11 @@ async function openRun(id, opts = {}) {
   state.run = id;
   state.cell = run.config.model.cell;
   state.hidden = run.config.model.hidden_size;
+  state.series = run.config.data.series;
   state.edits.clear();
-  state.step = null;
+  state.undo = [];
+  state.plain = null;
+  state.step = opts.step ?? null;
   $("#run-id").textContent = id;
   $("#horizon").value = run.config.forecast.steps;
   $("#win-start").value = "";
@@ -176,7 +193,30 @@ async function openRun(id, opts = {}) {
     if (run.history.length) addLoss(run.history.map((_, i) => i + 1), run.history);
   }
   $("#hand-panel").innerHTML = '<p class="note">Click a step of the context or the forecast to see its arithmetic.</p>';
+  saveUrl();
   await refreshView();
+}
+
+function saveUrl() {
+  // the address holds the open run and the selected step, to share or to come back to
+  const q = new URLSearchParams();
+  if (state.run) q.set("run", state.run);
+  if (state.run && state.step !== null) q.set("step", state.step);
+  history.replaceState(null, "", q.toString() ? `#${q}` : location.pathname);
+}
+
+function closeRun() {
+  // the open run is gone: nothing of it stays on screen
+  state.run = null; state.view = null; state.plain = null; state.weights = null; state.hand = null; state.step = null;
+  state.edits.clear(); state.undo = [];
+  $("#run-id").textContent = "—";
+  Plotly.purge("forecast-chart");
+  delete $("#forecast-chart").dataset.bound;
+  for (const id of ["#step-row", "#weights", "#network", "#edits"]) $(id).innerHTML = "";
+  $("#edit-banner").hidden = true;
+  $("#hand-panel").innerHTML = '<p class="note">Open a run to see its forecast and arithmetic.</p>';
+  $("#undo-edit").disabled = true; $("#reset-edits").disabled = true;
+  saveUrl();
 }
 
 function windowQuery() {
@@ -207,12 +247,16 @@ async function refreshView() {
     view = result.chart; weights = result.weights; hand = result.explain;
   }
   state.view = view;
+  if (state.edits.size === 0) state.plain = view;
   $("#win-start").value = view.window[0];
   $("#win-end").value = view.window[1];
   drawChart(view);
   drawSteps(view);
   if (weights) drawWeights(weights);
   if (state.step !== null && state.step >= view.inputs.length) state.step = null;
+  drawEditBanner();
+  state.hand = null;
+  drawNet();
   if (hand) drawHand(hand);
   else if (state.step !== null) await showStep(state.step);
   setStatus(`run ${state.run}: window ${view.window[0]}:${view.window[1]}, horizon ${view.horizon}` +
@@ -228,15 +272,25 @@ function drawChart(view) {
     { x: view.forecast_index, y: view.forecast, name: view.ensemble ? "prediction (member 0)" : "prediction", mode: "lines+markers", line: { color: "#e07b00" },
       marker: { size: 8 }, customdata: view.forecast.map((_, j) => T - 1 + j) },
   ];
+  const plain = state.plain;
+  if (state.edits.size && plain && plain.window[0] === view.window[0] && plain.window[1] === view.window[1]) {
+    traces.push({ x: plain.forecast_index, y: plain.forecast, name: "prediction before the edits", mode: "lines",
+      line: { color: "#e07b00", width: 2, dash: "dot" }, opacity: 0.35, hoverinfo: "x+y+name" });
+  }
   if (view.ensemble) {  // appended after the three traces the steps refer to
     const e = view.ensemble, xs = view.forecast_index;
     traces.push({ x: xs.concat(xs.slice().reverse()), y: e.high.concat(e.low.slice().reverse()), name: `10–90 % of ${e.members} members`,
       fill: "toself", mode: "lines", line: { width: 0 }, fillcolor: "rgba(224,123,0,0.18)", hoverinfo: "skip" });
     traces.push({ x: xs, y: e.median, name: "ensemble median", mode: "lines", line: { color: "#a15600", dash: "dash" } });
   }
+  const last = view.forecast_index[view.forecast_index.length - 1];
+  const span = (view.window[1] - view.window[0]) + view.horizon;
+  // a long recorded series: show its end, where the window and the forecast are (zoom out to see it all)
+  const recorded = state.series === "csv" || state.series === "dataset";
+  const range = recorded && view.series_length > 3 * span ? [Math.max(-0.5, view.window[0] - span), last + 0.5] : undefined;
   const layout = {
     margin: { l: 45, r: 10, t: 10, b: 35 }, legend: { orientation: "h", y: 1.08 },
-    xaxis: { title: { text: "index" } }, yaxis: { title: { text: "value" } },
+    xaxis: { title: { text: "index" }, range }, yaxis: { title: { text: "value" } },
     shapes: [{ type: "line", x0: view.window[1] - 0.5, x1: view.window[1] - 0.5, yref: "paper", y0: 0, y1: 1, line: { dash: "dot", color: "#666" } },
       { type: "rect", x0: view.window[0] - 0.5, x1: view.window[1] - 0.5, yref: "paper", y0: 0, y1: 1, fillcolor: "#2463c9", opacity: 0.06, line: { width: 0 } }],
   };
@@ -289,6 +343,7 @@ function drawSteps(view) {
 
 async function showStep(step) {
   state.step = step;
+  saveUrl();
   document.querySelectorAll("#step-row button").forEach((b) => b.classList.toggle("active", Number(b.dataset.step) === step));
   let hand;
   if (state.edits.size) {
@@ -299,7 +354,18 @@ async function showStep(step) {
     const q = windowQuery(); q.set("step", step);
     hand = await guarded(() => api("GET", `/api/runs/${encodeURIComponent(state.run)}/explain?${q}`));
   }
-  if (hand) drawHand(hand);
+  if (hand && state.step === step) drawHand(hand);
+}
+
+function drawNet() {
+  drawNetwork($("#network"), state.view, state.weights, state.hand, state.step, state.cell, (k) => showStep(k));
+}
+
+function drawEditBanner() {
+  const banner = $("#edit-banner");
+  banner.hidden = state.edits.size === 0;
+  banner.textContent = state.edits.size ? `Edited, nothing is saved: ${[...state.edits.values()].map((e) => `${e.name}[${e.index}] = ${e.value}`).join("; ")}. ` +
+    "The dotted line is the forecast before the edits." : "";
 }
 
 function renderValue(v) {
@@ -349,15 +415,68 @@ function renderStep(hand) {
   return html;
 }
 
+function unitsNote(h) {
+  // what the network reads is scaled; the same value in the series' units
+  const v = state.view;
+  if (!v || !v.scaling || v.scaling.kind === "none") return "";
+  const T = v.context.length;
+  const inUnits = h.step < T ? v.context[h.step] : v.forecast[h.step - T];
+  return `<p class="note" data-key="units">The network sees scaled values (${esc(v.scaling.kind)} scaling fitted on the training part): ` +
+    `x = ${fmt(h.hand ? h.hand.layers[0].x[0] : h.x)} here is <b>${fmt(inUnits)}</b> in the series' units.</p>`;
+}
+
+function productBlock(term, layer) {
+  // W_hh (the gate's rows) beside h_{t-1} and their product, as the blog writes it
+  const W = state.weights && state.weights[`weight_hh_l${layer.layer}`];
+  if (!W) return "";
+  const H = layer.h.length, k = layer.terms.indexOf(term);
+  const rows = W.values.slice(k * H, (k + 1) * H);
+  const g = term.name === "h" ? "h" : term.name;
+  return `<table class="product"><tr><td>W<sub>h${g}</sub> =</td><td><table>${rows.map((r) => `<tr>${r.map((c) => `<td class="num">${c.toFixed(4)}</td>`).join("")}</tr>`).join("")}</table></td>` +
+    `<td class="op">·</td><td>h<sub>t−1</sub> =</td><td><table>${layer.h_prev.map((c) => `<tr><td class="num">${c.toFixed(4)}</td></tr>`).join("")}</table></td>` +
+    `<td class="op">=</td><td><table>${term.W_hh_h.map((c) => `<tr><td class="num">${c.toFixed(4)}</td></tr>`).join("")}</table></td></tr></table>`;
+}
+
+function paperBlock(p) {
+  if (!p) return "";
+  return `<h4>Paper precision: every weight rounded to ${p.decimals} decimals</h4><table id="paper">` +
+    `<tr><td>prediction, exact weights</td><td class="num" data-key="paper.exact">${fmt(p.exact)}</td></tr>` +
+    `<tr><td>prediction, weights to ${p.decimals} decimals</td><td class="num" data-key="paper.rounded">${fmt(p.rounded)}</td></tr>` +
+    `<tr><td>shift</td><td class="num" data-key="paper.shift">${p.shift.toExponential(3)}</td></tr></table>` +
+    `<p class="note">Why: ${esc(p.why)}.</p>`;
+}
+
+function wolframBlock(text) {
+  if (!text) return "";
+  return `<h4>The step in Wolfram Language (as <span class="mono">explain --format wolfram</span> writes it) ` +
+    `<button type="button" id="copy-wolfram">copy</button></h4><pre class="wolfram" id="wolfram">${esc(text)}</pre>`;
+}
+
+async function copyWolfram() {
+  const text = $("#wolfram").textContent;
+  try { await navigator.clipboard.writeText(text); }
+  catch (err) {  // no clipboard permission: select the text and copy it the old way
+    const range = document.createRange(); range.selectNodeContents($("#wolfram"));
+    const sel = getSelection(); sel.removeAllRanges(); sel.addRange(range); document.execCommand("copy");
+  }
+  setStatus("copied the Wolfram expression: paste it into Wolfram Alpha or Mathematica");
+}
+
 function drawHand(h) {
-  const what = h.fed_back ? `reads the fed-back prediction x = ${fmt(h.x)}` : `reads x = ${fmt(h.x)} (series index ${h.index})`;
+  state.hand = h;
+  // the hand walk feeds back its own float64 predictions: show the number the table below uses
+  const x = h.available && h.hand ? h.hand.layers[0].x[0] : h.x;
+  const what = h.fed_back ? `reads the fed-back prediction x = ${fmt(x)}` : `reads x = ${fmt(x)} (series index ${h.index})`;
   let html = `<h3>step t${h.step} of ${h.steps}: ${what}, predicts value ${h.predicts_index}</h3>`;
+  html += unitsNote(h);
   if (state.view && state.view.ensemble) html += `<p class="note">An ensemble of ${state.view.ensemble.members} models: the hand calculation and the weights are those of member 0.</p>`;
   if (!h.available) {
     html += `<p class="missing">${esc(h.message)}</p>`;
     html += `<table id="check"><tr><td>torch prediction</td><td class="num" data-key="framework_prediction">${fmt(h.framework.prediction)}</td></tr></table>`;
   } else {
     html += `<div class="hand-terms">${renderStep(h.hand)}</div>`;
+    const l0 = h.hand.layers[0];
+    html += `<h4>W<sub>hh</sub> and h<sub>t−1</sub> beside their product (layer 0)</h4>` + l0.terms.map((t) => productBlock(t, l0)).join("");
     const top = h.hand.layers[h.hand.layers.length - 1].h;
     const rule = h.readout === "unit" ? `h<sub>t</sub>[${top.length - 1}], the last hidden unit of the top layer`
       : `w·h<sub>t</sub> + b (linear readout: w = [${(h.readout_parameters["readout.weight"] || [[]])[0].map(fmt).join(", ")}], b = ${fmt((h.readout_parameters["readout.bias"] || [])[0])})`;
@@ -369,11 +488,15 @@ function drawHand(h) {
         <td class="num">${c.tolerance.toExponential(0)}</td><td class="${c.passed ? "pass" : "fail"}">${c.passed ? "pass" : "fail"}</td></tr>`;
     });
     html += "</table>";
+    html += paperBlock(h.paper) + wolframBlock(h.wolfram);
   }
   html += `<p class="note">torch's h<sub>t</sub> (top layer): <span class="mono" data-key="framework_h">[${h.framework.h.map(fmt).join(", ")}]</span></p>`;
   $("#hand-panel").innerHTML = html;
   $("#hand-panel").dataset.step = h.step;
+  const copy = $("#copy-wolfram");
+  if (copy) copy.addEventListener("click", copyWolfram);
   markStep(h.step);
+  drawNet();
 }
 
 function heatColor(v, scale) {
@@ -392,6 +515,7 @@ function rowLabel(name, i) {
 }
 
 function drawWeights(weights) {
+  state.weights = weights;
   const scale = Math.max(1e-9, ...Object.values(weights).flatMap((w) => w.values.flat()).map(Math.abs));
   $("#weights").innerHTML = Object.entries(weights).map(([name, w]) => {
     const rows = w.shape.length === 1 ? [w.values] : w.values;
@@ -405,6 +529,7 @@ function drawWeights(weights) {
   }).join("");
   $("#edits").textContent = state.edits.size ? [...state.edits.values()].map((e) => `${e.name}[${e.index}] = ${e.value}`).join("; ") : "";
   $("#reset-edits").disabled = state.edits.size === 0;
+  $("#undo-edit").disabled = state.undo.length === 0;
 }
 
 function beginEdit(td) {
@@ -419,6 +544,7 @@ function beginEdit(td) {
     const value = parseFloat(input.value);
     if (apply && Number.isFinite(value)) {
       const index = td.dataset.index.split(",").map(Number);
+      state.undo.push(new Map(state.edits));
       state.edits.set(`${td.dataset.name}|${index}`, { name: td.dataset.name, index, value });
       await refreshView();
     } else {
@@ -453,6 +579,7 @@ async function loadRuns() {
       <td>${esc(`${m.cell} ${m.hidden_size}×${m.num_layers} ${m.readout}`)}</td>
       <td class="num">${mt.one_step_mse !== undefined ? fmt(mt.one_step_mse) : ""}</td>
       <td class="num">${mt.rollout_rmse !== undefined ? fmt(mt.rollout_rmse) : ""}</td>
+      <td class="num">${testMetric(mt, "mae")}</td><td class="num">${testMetric(mt, "mase")}</td>
       <td><button type="button" class="open-run">open</button>
         <button type="button" class="delete-run">delete</button>
         ${report.available ? `<a class="report-run" href="/api/runs/${encodeURIComponent(r.id)}/report" download>report</a>`
@@ -460,6 +587,21 @@ async function loadRuns() {
   }).join("");
   updateCompareButton();
   return rows;
+}
+
+function testMetric(metrics, key) {
+  // a real series' backtest: the network's one-step score over the test part
+  const m = metrics.test && metrics.test.methods && metrics.test.methods.model;
+  const v = m && m.one_step ? m.one_step[key] : undefined;
+  return typeof v === "number" ? fmt(v) : "";
+}
+
+function runLabel(r) { return r.name && r.name !== r.id ? `${r.name} (${r.id})` : r.id; }
+
+function ema(ys, span) {
+  const a = 2 / (span + 1);
+  let e = null;
+  return ys.map((y) => (e = e === null ? y : (1 - a) * e + a * y));
 }
 
 function updateCompareButton() {
@@ -476,17 +618,20 @@ async function compareRuns() {
   let html = `<h3>${esc(a)} vs ${esc(b)}</h3><table><tr><th></th>${data.runs.map((r) => `<th class="mono">${esc(r.id)}</th>`).join("")}</tr>`;
   for (const key of ["one_step_mse", "rollout_rmse"]) html += `<tr><td>${key}</td>${data.runs.map((r) => `<td class="num">${fmt(r.metrics[key])}</td>`).join("")}</tr>`;
   html += diff.map(([k, v]) => `<tr><td>${esc(k)}</td>${v.map((x) => `<td>${esc(JSON.stringify(x))}</td>`).join("")}</tr>`).join("");
-  html += `</table><div id="compare-forecast" class="chart"></div><div id="compare-loss" class="chart small"></div>`;
+  html += `</table><p class="note">${data.same_window ? `Both forecast from the same window ${data.runs[0].chart.window.join(":")}.`
+    : "The runs forecast from their own windows (their series differ)."}</p><div id="compare-forecast" class="chart"></div><div id="compare-loss" class="chart small"></div>`;
   $("#compare").innerHTML = html;
   const base = data.runs[0].chart;
   Plotly.newPlot("compare-forecast", [
     { x: base.baseline_index, y: base.baseline, name: "baseline", mode: "lines", line: { color: "#9aa3b2" } },
     ...data.runs.flatMap((r, i) => [
-      { x: r.chart.context_index, y: r.chart.context, name: `input ${i + 1}`, mode: "markers", marker: { color: colors[i] } },
-      { x: r.chart.forecast_index, y: r.chart.forecast, name: `prediction ${i + 1}`, mode: "lines+markers", line: { color: colors[i] } }]),
-  ], { margin: { l: 45, r: 10, t: 10, b: 30 } }, PLOT_CONFIG);
-  Plotly.newPlot("compare-loss", data.runs.map((r, i) => ({ y: r.history, name: `loss ${i + 1}`, mode: "lines", line: { color: colors[i], width: 1 } })),
-    { margin: { l: 45, r: 10, t: 10, b: 30 }, yaxis: { type: "log" } }, PLOT_CONFIG);
+      { x: r.chart.context_index, y: r.chart.context, name: `input of ${runLabel(r)}`, mode: "markers", marker: { color: colors[i] } },
+      { x: r.chart.forecast_index, y: r.chart.forecast, name: `prediction of ${runLabel(r)}`, mode: "lines+markers", line: { color: colors[i] } }]),
+  ], { margin: { l: 45, r: 10, t: 10, b: 30 }, legend: { orientation: "h", y: -0.15 } }, PLOT_CONFIG);
+  Plotly.newPlot("compare-loss", data.runs.flatMap((r, i) => [
+    { y: r.history, name: `loss of ${runLabel(r)}`, mode: "lines", line: { color: colors[i], width: 1 }, opacity: 0.3 },
+    { y: ema(r.history, Math.max(5, r.history.length / 50)), name: `${runLabel(r)}, smoothed`, mode: "lines", line: { color: colors[i], width: 2 } }]),
+  { margin: { l: 45, r: 10, t: 10, b: 30 }, yaxis: { type: "log" }, legend: { orientation: "h", y: -0.2 } }, PLOT_CONFIG);
 }
 
 // -- start ------------------------------------------------------------------------------------
@@ -504,7 +649,9 @@ function bind() {
   $("#stop-btn").addEventListener("click", stopTraining);
   $("#show-btn").addEventListener("click", () => { state.step = null; refreshView(); });
   $("#pick-btn").addEventListener("click", () => togglePick(state.pick === null));
-  $("#reset-edits").addEventListener("click", () => { state.edits.clear(); refreshView(); });
+  $("#reset-edits").addEventListener("click", () => { state.undo.push(new Map(state.edits)); state.edits.clear(); refreshView(); });
+  $("#undo-edit").addEventListener("click", () => { if (state.undo.length) { state.edits = state.undo.pop(); refreshView(); } });
+  bindStepper();
   $("#refresh-runs").addEventListener("click", loadRuns);
   $("#dataset").addEventListener("change", () => { if ($("#dataset").value) $("#series").value = "dataset"; });
   $("#compare-btn").addEventListener("click", compareRuns);
@@ -525,7 +672,7 @@ function bind() {
     if (e.target.classList.contains("delete-run") && confirm(`Delete run ${id}?`)) {
       if (await guarded(() => api("DELETE", `/api/runs/${encodeURIComponent(id)}`))) {
         setStatus(`deleted ${id}`);
-        if (state.run === id) { state.run = null; $("#run-id").textContent = "—"; }
+        if (state.run === id) closeRun();
         await loadRuns();
       }
     }
@@ -535,7 +682,16 @@ function bind() {
     if (!file) { state.upload = null; return; }
     const result = await guarded(async () => api("POST", "/api/uploads", await file.text(), true));
     state.upload = result ? result.upload : null;
-    if (result) { $("#series").value = "csv"; setStatus(`uploaded ${file.name}: ${result.rows} rows (header: ${result.header})`); }
+    if (result) {
+      $("#series").value = "csv";
+      // several columns of numbers: the learner picks the one to forecast (and a date column)
+      fillSelect("#csv-column", result.value_columns);
+      $("#column-label").hidden = result.value_columns.length < 2;
+      $("#csv-time-column").innerHTML = '<option value="">—</option>' + result.time_columns.map((c) => `<option value="${esc(c)}">${esc(c)}</option>`).join("");
+      $("#time-column-label").hidden = result.time_columns.length === 0;
+      if (result.time_columns.length) $("#csv-time-column").value = result.time_columns[0];
+      setStatus(`uploaded ${file.name}: ${result.rows} rows, value columns ${result.value_columns.join(", ") || "none"}`);
+    }
   });
 }
 
@@ -569,7 +725,11 @@ async function init() {
   resetLossChart("loss");
   bind();
   const runs = await loadRuns();
-  if (runs.length) await openRun(runs[runs.length - 1].id);
+  const wanted = new URLSearchParams(location.hash.slice(1));  // a shared address: its run and step
+  const known = runs.find((r) => r.id === wanted.get("run"));
+  const step = wanted.get("step");
+  if (known) await openRun(known.id, { step: step !== null && /^\d+$/.test(step) ? Number(step) : null });
+  else if (runs.length) await openRun(runs[runs.length - 1].id);
   else setStatus("no runs yet: set the controls and press Train");
   document.body.dataset.ready = "1";
 }
