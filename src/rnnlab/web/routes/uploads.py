@@ -43,7 +43,7 @@ def describe_upload(path: Path) -> dict[str, Any]:
 
     def reads(**columns) -> bool:
         try:
-            read_csv_series(str(path), **columns)
+            read_csv_series(str(path), interpolate=True, **columns)  # a gap is the training's to report
         except RnnlabError:
             return False
         return True
