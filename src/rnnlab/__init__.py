@@ -1,7 +1,8 @@
 """rnnlab: tiny recurrent networks you can train in milliseconds, forecast with, and check by hand.
 
 The public API is imported lazily, so that ``import rnnlab`` (and ``rnnlab --help``) does not pay
-for torch.
+for torch. Every name is the function or class itself (``rnnlab.train`` is the function, not the
+``training`` package); the functions check their arguments first (``arguments.py``).
 """
 
 from __future__ import annotations
@@ -42,8 +43,16 @@ __all__ = sorted(_EXPORTS) + ["__version__"]
 
 
 def __getattr__(name: str) -> Any:
+    """``from rnnlab import train`` binds the function ``train`` (never a module), its arguments
+    checked (``arguments.py``): a wrong type or value is a one-line ``RnnlabError``."""
     if name in _EXPORTS:
-        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+        if callable(value) and not isinstance(value, type):
+            from .arguments import checked
+
+            value = checked(name, value)
+        globals()[name] = value  # looked up once
+        return value
     raise AttributeError(f"module 'rnnlab' has no attribute {name!r}")
 
 

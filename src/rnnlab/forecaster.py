@@ -27,6 +27,8 @@ class Forecaster:
 
     def __init__(self, preset: str = "auto", seed: int | None = None, runs_dir: str | Path | None = None,
                  **overrides: Any):
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise InputError(f"seed must be an integer or None, got {type(seed).__name__} {seed!r}")
         self.preset, self.seed, self.runs_dir, self.overrides = preset, seed, runs_dir, overrides
         self.run_id: str | None = None
 
@@ -42,7 +44,10 @@ class Forecaster:
         from .presets import resolve_config
         from .store import write_atomic
 
-        series = y if isinstance(y, pd.Series) else pd.Series(np.asarray(y, dtype=np.float64))
+        try:
+            series = y if isinstance(y, pd.Series) else pd.Series(np.asarray(y, dtype=np.float64))
+        except (TypeError, ValueError):
+            raise InputError(f"y must be a pandas Series or a sequence of numbers, got {type(y).__name__}") from None
         if series.ndim != 1 or len(series) < 3:
             raise InputError(f"y must hold at least 3 values in one dimension, got {len(series)}")
         dated = isinstance(series.index, pd.DatetimeIndex)

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from .config import ModelConfig
-from .errors import RunCorruptError
+from .errors import ConfigError, RunCorruptError
 
 _CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
@@ -23,6 +23,8 @@ class SequenceModel(nn.Module):
     """A recurrent stack and a readout that turns the top layer's state into one value per step."""
 
     def __init__(self, config: ModelConfig):
+        if not isinstance(config, ModelConfig):
+            raise ConfigError(f"config must be a ModelConfig, got {type(config).__name__}")
         super().__init__()
         self.config = config
         kwargs = dict(

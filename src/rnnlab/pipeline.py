@@ -42,6 +42,7 @@ class StoredRun:
     signal: int | None = None  # Ctrl-C or SIGTERM that came after the last step (the run is kept)
     signal_name: str | None = None
     catalog_error: str | None = None  # the run is stored but the catalog could not list it yet
+    evaluation_skipped: bool = False  # the signal came during the evaluation (run.json "evaluation" says so)
 
 
 def checked(config: RunConfig) -> RunConfig:
@@ -103,7 +104,8 @@ def train_and_store(
             run_id = store.save(result, metrics, name=name, backtest=backtest, series=series, notes=notes)
         except RunKeptError as exc:
             run_id, catalog_error = exc.run_id, str(exc)
-    return StoredRun(result, run_id, metrics, error, guard.received, guard.name(), catalog_error)
+    return StoredRun(result, run_id, metrics, error, guard.received, guard.name(), catalog_error,
+                     "evaluation" in notes)
 
 
 def refits(config: RunConfig) -> bool:

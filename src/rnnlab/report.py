@@ -286,6 +286,10 @@ def write_report(run, out: str | Path | None = None) -> Path:
     path = Path(out) if out is not None else Path(run.path) / "report.html"
     if path.is_dir():
         raise RnnlabError(f"--out {str(path)!r} is a directory; expected a file name such as report.html")
+    if out is not None and not path.parent.is_dir() and not path.parent.parent.is_dir():
+        # one new directory at most, inside one that exists: never a tree of them from a typo
+        raise RnnlabError(f"--out {str(path)!r}: the directory {str(path.parent.parent)!r} does not exist; "
+                          "create it first")
     prepare_dir(path.parent)  # fail on an unusable place before rendering
     document = build_report(run)
     return write_files(path.parent, {path.name: document})[0]

@@ -205,6 +205,10 @@ class RunStore:
         the ``Series`` a csv or dataset run trained on, stored with it. ``notes``: more run.json keys.
 
         Raises ``RunKeptError`` when the run is stored but the catalog could not list it yet."""
+        from .training import TrainResult
+
+        if not isinstance(result, TrainResult):
+            raise InputError(f"result must be a TrainResult, got {type(result).__name__}")
         config: RunConfig = result.config
         if name is not None and (not isinstance(name, str) or len(name) > 200):
             raise InputError(f"run name must be a string of at most 200 characters, got {str(name)[:40]!r}")

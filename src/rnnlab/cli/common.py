@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Optional
 import typer
 from typing_extensions import Annotated
 
+from .. import limits
 from ..errors import InputError, TrainingDivergedError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -31,21 +32,64 @@ app.add_typer(runs_app, name="runs")
 # -- shared options -------------------------------------------------------------------------------
 Preset = Annotated[Optional[str], typer.Option("--preset", help="Start from this preset (default: seed).")]
 Seed = Annotated[Optional[int], typer.Option("--seed", help="Seed Python's random and torch once at the start.")]
-Steps = Annotated[Optional[int], typer.Option("--steps", help="Training steps (one window each for the seed loop).")]
-Lr = Annotated[Optional[float], typer.Option("--lr", help="Learning rate.")]
-HiddenSize = Annotated[Optional[int], typer.Option("--hidden-size", help="Units per recurrent layer.")]
+Steps = Annotated[Optional[int], typer.Option(
+    "--steps", help=f"Training steps (one window each for the seed loop; 1..{limits.STEPS:,}).")]
+Lr = Annotated[Optional[float], typer.Option("--lr", help="Learning rate (> 0, within float32: <= 3.4e38).")]
+HiddenSize = Annotated[Optional[int], typer.Option(
+    "--hidden-size", help=f"Units per recurrent layer (1..{limits.HIDDEN_SIZE}).")]
 Cell = Annotated[Optional[str], typer.Option("--cell", help="rnn, rnn_relu, lstm or gru.")]
-NumLayers = Annotated[Optional[int], typer.Option("--num-layers", help="Stacked recurrent layers.")]
+NumLayers = Annotated[Optional[int], typer.Option("--num-layers", help=f"Stacked recurrent layers (1..{limits.NUM_LAYERS}).")]
 Readout = Annotated[Optional[str], typer.Option("--readout", help="unit (last hidden unit, as the seed) or linear.")]
 LogEvery = Annotated[Optional[int], typer.Option("--log-every", help="Print a loss line every N steps.")]
-ConfigFile = Annotated[Optional[Path], typer.Option("--config", help="TOML or JSON config file.")]
+ConfigFile = Annotated[Optional[Path], typer.Option(
+    "--config", help=f"TOML or JSON config file (a regular file of at most {limits.CONFIG_BYTES:,} bytes).")]
 RunsDir = Annotated[
     Optional[Path], typer.Option("--runs-dir", help="Runs directory (default: $RNNLAB_RUNS_DIR or ./runs).")
 ]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar, no loss lines.")]
 Json = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 RunId = Annotated[str, typer.Argument(help="Run id (a directory under the runs dir), or 'latest'.")]
-Values = Annotated[Optional[str], typer.Option("--values", help='Context values, e.g. "0.34,0.17,0".')]
+
+
+def _context_values(value: str | None) -> str | None:
+    """--values: numbers the model can read in float32, checked while parsing."""
+    if value is None:
+        return None
+    from ..data import parse_values
+
+    try:
+        numbers = parse_values(value)
+    except InputError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    if len(numbers) > limits.CONTEXT_LENGTH:
+        raise typer.BadParameter(f"at most {limits.CONTEXT_LENGTH:,} values, got {len(numbers):,}")
+    beyond = [v for v in numbers if abs(v) > limits.FLOAT32_MAX]
+    if beyond:
+        raise typer.BadParameter(f"values must lie within float32 (|x| <= 3.4e38), got {beyond[0]!r}")
+    return value
+
+
+Values = Annotated[Optional[str], typer.Option(
+    "--values", help='Context values, e.g. "0.34,0.17,0" (finite, within float32).', callback=_context_values)]
+
+
+def _within(flag: str, high: int):
+    """A parse-time check that an integer option lies in 1..high."""
+    def check(value: int | None) -> int | None:
+        if value is not None and value < 1:
+            raise typer.BadParameter(f"{flag} must be >= 1, got {value}")
+        if value is not None and value > high:
+            raise typer.BadParameter(f"{flag} must be <= {high:,}, got {value}")
+        return value
+    return check
+
+
+ForecastSteps = Annotated[Optional[int], typer.Option(
+    "--steps", callback=_within("--steps", limits.FORECAST_STEPS),
+    help=f"Values to generate (default: the run's; 1..{limits.FORECAST_STEPS:,}).")]
+Stride = Annotated[int, typer.Option(
+    "--stride", callback=_within("--stride", limits.STRIDE),
+    help=f"Backtest: a forecast origin every N values (1..{limits.STRIDE:,}).")]
 WindowOpt = Annotated[Optional[str], typer.Option("--window", help="Context = training series[START:END].")]
 DrawSeed = Annotated[
     Optional[int], typer.Option("--draw-seed", help="Draw a random context window as the seed does, with this seed.")
@@ -55,17 +99,21 @@ DrawSeed = Annotated[
 # -- series and training options (train, evaluate) ----------------------------------------------------
 SeriesOpt = Annotated[Optional[str], typer.Option(
     "--series", help="Waveform (sine, cosine, square, sawtooth, triangle, damped_sine, sines), csv or dataset.")]
-CsvOpt = Annotated[Optional[str], typer.Option("--csv", help="Train on a column of this CSV file.")]
+CsvOpt = Annotated[Optional[str], typer.Option("--csv", help=(
+    f"Train on a column of this CSV file (a regular file of at most {limits.CSV_BYTES:,} bytes and "
+    f"{limits.CSV_ROWS:,} rows)."))]
 ColumnOpt = Annotated[Optional[str], typer.Option("--column", help="CSV column holding the values.")]
 TimeColumnOpt = Annotated[Optional[str], typer.Option("--time-column", help="CSV column of dates/times.")]
 DatasetOpt = Annotated[Optional[str], typer.Option("--dataset", help="Bundled dataset: sunspots, nile, co2, elnino.")]
 InterpolateOpt = Annotated[Optional[bool], typer.Option(
     "--interpolate/--no-interpolate", help="Fill missing values linearly (default: refuse them).")]
-PeriodsOpt = Annotated[Optional[int], typer.Option("--periods", help="Periods of the waveform.")]
+PeriodsOpt = Annotated[Optional[int], typer.Option(
+    "--periods", help=f"Periods of the waveform (1..{limits.PERIODS:,}; at most {limits.SERIES_LENGTH:,} values).")]
 NoiseOpt = Annotated[Optional[float], typer.Option("--noise", help="Std of Gaussian noise added to the waveform.")]
 ContextLengthOpt = Annotated[Optional[int], typer.Option(
-    "--context-length", help="Fixed context length (0: the seed's variable-length windows).")]
-HorizonOpt = Annotated[Optional[int], typer.Option("--horizon", help="K: values scored after each test origin.")]
+    "--context-length", help=f"Fixed context length (0: the seed's variable-length windows; at most {limits.CONTEXT_LENGTH:,}).")]
+HorizonOpt = Annotated[Optional[int], typer.Option(
+    "--horizon", help=f"K: values scored after each test origin (1..{limits.HORIZON:,}).")]
 ValFractionOpt = Annotated[Optional[float], typer.Option("--val-fraction", help="Fraction held out for validation.")]
 TestFractionOpt = Annotated[Optional[float], typer.Option("--test-fraction", help="Fraction held out for testing.")]
 ScalingOpt = Annotated[Optional[str], typer.Option("--scaling", help="auto, none, standard, minmax or changes.")]
@@ -75,18 +123,21 @@ LevelOpt = Annotated[Optional[str], typer.Option(
     "--level", help="auto, none or last: read each context relative to its last value.")]
 RefitOpt = Annotated[Optional[bool], typer.Option(
     "--refit/--no-refit", help="After the backtest, train the stored model on every value.")]
-SeasonOpt = Annotated[Optional[int], typer.Option("--season", help="Season length (0: detected).")]
+SeasonOpt = Annotated[Optional[int], typer.Option("--season", help=f"Season length (0: detected; at most {limits.SEASON:,}).")]
 OptimizerOpt = Annotated[Optional[str], typer.Option("--optimizer", help="sgd, adam or adamw.")]
-BatchSizeOpt = Annotated[Optional[int], typer.Option("--batch-size", help="Windows per step (0: all of them).")]
+BatchSizeOpt = Annotated[Optional[int], typer.Option(
+    "--batch-size", help=f"Windows per step (0: all of them; at most {limits.BATCH_SIZE:,}).")]
 ClipGradOpt = Annotated[Optional[float], typer.Option("--clip-grad", help="Clip the gradient norm (0: off).")]
 ScheduleOpt = Annotated[Optional[str], typer.Option("--schedule", help="constant, cosine or step.")]
 PatienceOpt = Annotated[Optional[int], typer.Option("--patience", help="Early stopping patience (0: off).")]
-RolloutOpt = Annotated[Optional[int], typer.Option("--rollout", help="Loss over this many fed-back predictions.")]
+RolloutOpt = Annotated[Optional[int], typer.Option(
+    "--rollout", help=f"Loss over this many fed-back predictions (1..{limits.ROLLOUT:,}).")]
 DropoutOpt = Annotated[Optional[float], typer.Option("--dropout", help="Dropout between recurrent layers.")]
 EngineOpt = Annotated[Optional[str], typer.Option(
     "--engine", help="auto (default: fast wherever it supports the config, except the seed's own loop), torch (the reference) or fast (compiled, CPU, float64, small models).")]
 EnsembleOpt = Annotated[Optional[int], typer.Option(
-    "--ensemble", help="Train N models from seeds S…S+N-1 as one run; forecasts give median and 10-90 % band.")]
+    "--ensemble", help=f"Train N models from seeds S…S+N-1 as one run (1..{limits.ENSEMBLE}); forecasts give "
+                       "median and 10-90 % band.")]
 
 
 def data_overrides(series=None, csv=None, column=None, time_column=None, dataset=None, interpolate=None,
@@ -281,8 +332,9 @@ def finish(stored, store_root: Path) -> None:
         err.print(f"run kept as {run_id} (status diverged)")
         raise TrainingDivergedError(result.message)
     elif stored.signal:
+        evaluation = "evaluation skipped" if stored.evaluation_skipped else "evaluated"
         err.print(f"interrupted by {stored.signal_name} after the last step: run kept as {run_id} "
-                  f"({store_root / run_id}), status completed, evaluation skipped", soft_wrap=True)
+                  f"({store_root / run_id}), status completed, {evaluation}", soft_wrap=True)
         raise typer.Exit(code)
     else:
         err.print(f"run stored: {run_id} ({store_root / run_id})", soft_wrap=True)

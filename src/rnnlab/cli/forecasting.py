@@ -12,6 +12,7 @@ from typing_extensions import Annotated
 from ..errors import InputError
 from .common import (
     DrawSeed,
+    ForecastSteps,
     Json,
     RunId,
     RunsDir,
@@ -54,7 +55,7 @@ def _context(run: "Run", values: str | None, window: str | None, draw_seed: int 
 @app.command()
 def forecast(
     run_id: RunId,
-    steps: Annotated[Optional[int], typer.Option("--steps", help="Values to generate (default: the run's).")] = None,
+    steps: ForecastSteps = None,
     values: Values = None,
     window: WindowOpt = None,
     draw_seed: DrawSeed = None,

@@ -12,6 +12,7 @@ from .common import (
     Json,
     RunId,
     RunsDir,
+    Stride,
     echo_json,
     load_run,
     number,
@@ -45,7 +46,7 @@ def weights(run_id: RunId, runs_dir: RunsDir = None, as_json: Json = False) -> N
 @app.command()
 def evaluate(
     run_id: RunId,
-    stride: Annotated[int, typer.Option("--stride", help="Backtest: a forecast origin every N values.")] = 1,
+    stride: Stride = 1,
     ar_order: Annotated[int, typer.Option("--ar-order", help="Order p of the AR baseline (0: by AIC).")] = 0,
     runs_dir: RunsDir = None,
     as_json: Json = False,

@@ -81,11 +81,12 @@ def runs_show(run_id: RunId, runs_dir: RunsDir = None, as_json: Json = False) ->
 
 
 @runs_app.command("rm")
-def runs_rm(run_ids: Annotated[list[str], typer.Argument(help="Run ids to delete, or 'latest'.")],
+def runs_rm(run_ids: Annotated[list[str], typer.Argument(help="Run ids to delete, or 'latest' (the newest run).")],
             runs_dir: RunsDir = None) -> None:
     """Delete runs: catalog row and directory, in one transaction."""
     store = open_store(runs_dir)
-    for run_id in run_ids:
+    resolved = list(dict.fromkeys(store.resolve(run_id) for run_id in run_ids))  # 'latest' names one run, once
+    for run_id in resolved:
         removed = store.remove(run_id)
         stderr_console().print(f"removed {removed}")
 

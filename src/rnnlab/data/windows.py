@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterator
 
 from ..config import DataConfig
-from ..errors import InputError
+from ..errors import ConfigError, InputError
 
 if TYPE_CHECKING:  # pragma: no cover
     from .prepared import Prepared
@@ -54,6 +54,9 @@ class SeedWindows(RandomWindows):
     """The seed's windows over the whole waveform (``last`` = points_per_period * periods)."""
 
     def __init__(self, data: DataConfig, rng: random.Random):
+        if not isinstance(data, DataConfig) or not isinstance(rng, random.Random):
+            raise ConfigError(f"SeedWindows takes a DataConfig and a random.Random, got {type(data).__name__} "
+                              f"and {type(rng).__name__}")
         super().__init__(data.points_per_period * data.periods, data.min_length, data.horizon, rng)
         self.data = data
 
