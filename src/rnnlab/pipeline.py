@@ -10,6 +10,10 @@ trained on the training part is backtested on the test part; then the same confi
 every value (no held-out parts: its transforms and scaling fitted on all of them) and that model
 is stored, with the backtest's metrics and the held-out fractions it was measured with.
 
+The automatic choice (``train.select``, ``selection.py``): the model trained on the training part
+is the candidate of least validation error, and its config is the run's; the candidates' scores
+are stored with the metrics ("selection").
+
 Nothing finished is lost: Ctrl-C or SIGTERM after the last step ends the evaluation (marked as
 skipped in run.json) and the run is stored ``completed``; the store writes it as a transaction
 (``store.py``); a catalog that stays locked leaves the run on disk, listed by the next command.
@@ -26,6 +30,7 @@ from .config import WAVEFORMS, RunConfig
 from .data.prepared import pinned
 from .errors import ConfigError, RnnlabError, RunKeptError
 from .evaluate import evaluate_result
+from .selection import is_selecting, select
 from .shutdown import EvaluationInterrupted, Guard
 from .store import RunStore
 from .training import StepCallback, TrainResult, check_config, resolve_seed, settle_engine, train
@@ -74,13 +79,14 @@ def train_and_store(
     if not isinstance(store, RunStore):
         raise ConfigError(f"store must be a RunStore, got {type(store).__name__}")
     with Guard(should_stop) as guard, pinned(config.data) as series:
-        result = train(config, on_step=on_step, should_stop=guard.should_stop)
+        result, selection = first_fit(config, on_step=on_step, should_stop=guard.should_stop)
+        config = result.config
         metrics, error, notes = {}, None, {}
         if guard.received is None:
             guard.phase = "evaluate"
             try:
                 hooks.point("evaluate")
-                metrics = evaluate_result(result)
+                metrics = with_selection(evaluate_result(result), selection)
             except EvaluationInterrupted:
                 pass
             except RnnlabError as exc:
@@ -108,6 +114,21 @@ def train_and_store(
                      "evaluation" in notes)
 
 
+def first_fit(config: RunConfig, *, on_step: StepCallback | None = None,
+              should_stop: Callable[[], bool] | None = None) -> tuple[TrainResult, dict | None]:
+    """The model the backtest scores: the config trained, or with ``train.select`` the candidate
+    of least validation error (``selection.py``) and the record of the choice."""
+    if not is_selecting(config):
+        return train(config, on_step=on_step, should_stop=should_stop), None
+    chosen = select(config, on_step=on_step, should_stop=should_stop)
+    return chosen.result, chosen.to_dict()
+
+
+def with_selection(metrics: dict, selection: dict | None) -> dict:
+    """The metrics with the record of the automatic choice, where there was one."""
+    return metrics if selection is None else {**metrics, "selection": selection}
+
+
 def refits(config: RunConfig) -> bool:
     """Whether training ends with a refit on every value (``data.refit``, a recorded series)."""
     return config.data.refit and config.data.series not in WAVEFORMS
@@ -122,7 +143,7 @@ def refit_config(config: RunConfig) -> RunConfig:
 @dataclass
 class Trained:
     """A config trained and evaluated (refitted where it refits) but not stored: what
-    ``train_and_evaluate`` returns for another process to store with ``store_trained``."""
+    ``train_and_evaluate`` returns, for another process to store with ``RunStore.save``."""
 
     result: TrainResult
     metrics: dict
@@ -139,12 +160,13 @@ def train_and_evaluate(config: RunConfig, *, should_stop: Callable[[], bool] | N
     if not isinstance(config, RunConfig):
         raise ConfigError(f"config must be a RunConfig, got {type(config).__name__}")
     with Guard(should_stop) as guard, pinned(config.data) as series:
-        result = train(config, should_stop=guard.should_stop)
+        result, selection = first_fit(config, should_stop=guard.should_stop)
+        config = result.config
         metrics, error, notes, backtest = {}, None, {}, None
         if guard.received is None:
             guard.phase = "evaluate"
             try:
-                metrics = evaluate_result(result)
+                metrics = with_selection(evaluate_result(result), selection)
             except EvaluationInterrupted:
                 pass
             except RnnlabError as exc:

@@ -89,6 +89,8 @@ def fit_many(
     err = stderr_console()
     for note in summary.notes:
         err.print(f"note: {note}", soft_wrap=True)
+    for sid, warning in summary.warnings.items():
+        err.print(f"warning: {sid}: {warning}", soft_wrap=True)
     for sid, reason in summary.failed.items():
         err.print(f"failed: {sid}: {reason}", soft_wrap=True)
     if as_json:

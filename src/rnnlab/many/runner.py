@@ -48,11 +48,13 @@ class Summary:
     workers: int = 0
     chunk_size: int = 0
     notes: list[str] = field(default_factory=list)  # runs stored whose catalog row waits (RunKeptError)
+    warnings: dict[str, str] = field(default_factory=dict)  # series id -> why its stored run has no metrics
 
     def to_dict(self) -> dict:
         return {"group": self.group, "series": self.total, "stored": len(self.stored), "skipped": len(self.skipped),
                 "failed": [{"id": k, "reason": v} for k, v in self.failed.items()],
                 "not_done": self.total - len(self.stored) - len(self.skipped) - len(self.failed),
+                "warnings": [{"id": k, "warning": v} for k, v in self.warnings.items()],
                 "interrupted": self.interrupted, "seconds": round(self.seconds, 3), "workers": self.workers,
                 "chunk_size": self.chunk_size, "runs": {**self.skipped, **self.stored}}
 
@@ -155,13 +157,21 @@ def _chunks(tasks: list[Task], size: int) -> list[list[Task]]:
 
 
 def _run_here(todo, store, group, summary, stop, size, progress) -> None:
+    """In this process: each chunk on a thread, so that a signal reaches ``stop`` (the main
+    thread's handler) and stops the training between two steps."""
     summary.workers, summary.chunk_size = 0, size
+    stopping = lambda: stop.received is not None  # noqa: E731
     for chunk in _chunks(todo, size):
-        if stop.received is not None:
+        if stopping():
             return
-        for outcome in fit_chunk(chunk):
+        box: dict = {}
+        thread = threading.Thread(target=lambda: box.update(out=fit_chunk(chunk, stopping)), daemon=True)
+        thread.start()
+        while thread.is_alive():
+            thread.join(0.05)
+        outcomes = box.get("out") or [Failed(t.series_id, "its worker thread ended without a result") for t in chunk]
+        for outcome in outcomes:
             if isinstance(outcome, Fitted) and outcome.signal is not None:
-                stop.received = stop.received or outcome.signal
                 return
             _keep(outcome, store, group, summary)
         progress()
@@ -231,6 +241,7 @@ def _keep(outcome, store: RunStore, group: str, summary: Summary) -> None:
     notes = {**outcome.notes, **groups.note(group, sid, outcome.config_hash)}
     if outcome.evaluation_error:
         notes["evaluation_error"] = outcome.evaluation_error
+        summary.warnings[sid] = outcome.evaluation_error
     try:
         run_id = store.save(result, outcome.metrics, name=f"{group}:{sid}"[:200], backtest=outcome.backtest, series=outcome.series, notes=notes)
     except RunKeptError as exc:

@@ -12,9 +12,11 @@ series that cannot be fitted comes back as ``Failed`` with the reason; the other
 from __future__ import annotations
 
 import dataclasses
+import signal
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -53,7 +55,7 @@ class Fitted:
     backtest: dict | None
     series: object  # the data.sources.Series trained on, stored with the run
     seeds: list[int] = field(default_factory=list)
-    signal: int | None = None  # a signal came while it was fitted: it is not complete
+    signal: int | None = None  # a signal or a stop request came while it was fitted: it is not complete
 
 
 @dataclass(frozen=True)
@@ -64,15 +66,16 @@ class Failed:
     reason: str
 
 
-def fit_chunk(tasks: list[Task]) -> list[Fitted | Failed]:
-    """Fit every task of the chunk in turn (one thread: the cores are shared out by the workers)."""
+def fit_chunk(tasks: list[Task], should_stop: Callable[[], bool] | None = None) -> list[Fitted | Failed]:
+    """Fit every task of the chunk in turn (one thread: the cores are shared out by the workers).
+    ``should_stop``: checked between training steps; a series it stops comes back incomplete."""
     import torch
 
     torch.set_num_threads(1)
     out: list[Fitted | Failed] = []
     for task in tasks:
         try:
-            fitted = fit_one(task)
+            fitted = fit_one(task, should_stop)
         except RnnlabError as exc:
             out.append(Failed(task.series_id, str(exc)))
             continue
@@ -83,12 +86,12 @@ def fit_chunk(tasks: list[Task]) -> list[Fitted | Failed]:
             out.append(Failed(task.series_id, f"{type(exc).__name__}: {exc}"))
             continue
         out.append(fitted)
-        if fitted.signal is not None:  # Ctrl-C in this very process: leave the rest of the chunk
+        if fitted.signal is not None:  # stopped: leave the rest of the chunk
             break
     return out
 
 
-def fit_one(task: Task) -> Fitted:
+def fit_one(task: Task, should_stop: Callable[[], bool] | None = None) -> Fitted:
     """Train, evaluate and refit one series; see the module docstring."""
     from safetensors.torch import save
 
@@ -98,14 +101,18 @@ def fit_one(task: Task) -> Fitted:
     config = RunConfig.from_dict(task.config)
     original = config.data
     with tempfile.TemporaryDirectory(prefix="rnnlab-many-") as tmp:
-        if task.values is not None:
-            path = Path(tmp) / "series.csv"
-            path.write_text(_series_text(task.values, task.times), encoding="utf-8")
-            local = dataclasses.replace(original, series="csv", csv=str(path), column="value",
-                                        time_column="time" if task.times is not None else "", dataset="")
-            config = dataclasses.replace(config, data=local)
-        config = checked(config)
-        trained = train_and_evaluate(config)
+        path = Path(tmp) / "series.csv"
+        try:
+            if task.values is not None:
+                path.write_text(_series_text(task.values, task.times), encoding="utf-8")
+                local = dataclasses.replace(original, series="csv", csv=str(path), column="value",
+                                            time_column="time" if task.times is not None else "", dataset="")
+                config = dataclasses.replace(config, data=local)
+            config = checked(config)
+            trained = train_and_evaluate(config, should_stop=should_stop)
+        except RnnlabError as exc:  # say the series, not the private file it was read from
+            text = str(exc).replace(f"column 'value' of {str(path)!r}", f"series {task.series_id!r}")
+            raise type(exc)(text.replace(str(path), original.csv)) from None
     result = trained.result
     as_named = dataclasses.replace(result.config.data, series=original.series, csv=original.csv,
                                    column=original.column, time_column=original.time_column,
@@ -125,7 +132,8 @@ def fit_one(task: Task) -> Fitted:
         save(tensors), stacked, list(result.history), result.status, float(result.seconds), result.message,
         None if result.context is None else (result.context.start, result.context.end), data,
         trained.metrics, trained.evaluation_error, dict(trained.notes), trained.backtest, trained.series,
-        list(getattr(result, "seeds", []) or []), trained.signal,
+        list(getattr(result, "seeds", []) or []),
+        trained.signal or (signal.SIGINT if result.status == "interrupted" else None),
     )
 
 
