@@ -1,7 +1,8 @@
 """Named moments of storing a run, where the test suite stops a real process.
 
 ``RNNLAB_FAULT="MOMENT:SIGNAL"`` (for example ``store-renamed:KILL``) makes the process send
-itself ``SIGNAL`` when it reaches ``MOMENT``: ``evaluate`` (the evaluation after the last step
+itself ``SIGNAL`` when it reaches ``MOMENT``: ``train-step`` (the command line's first training
+step is done), ``evaluate`` (the evaluation after the last step
 begins), ``store-write`` (a run's files half written), ``store-renamed`` (its directory in place,
 no catalog row yet), ``store-committed`` (the row written), ``remove-moved`` (a removal half done).
 Unset, a moment costs one dictionary lookup.

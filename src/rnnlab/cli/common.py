@@ -271,6 +271,10 @@ class Progress:
             self.progress.stop()
 
     def __call__(self, step: int, total: int, loss: float) -> None:
+        if step == 1:
+            from .. import hooks
+
+            hooks.point("train-step")
         if step % self.log_every == 0:
             line = f"Epoch: {step}/{total}, Loss: {loss:.4f}"
             if self.log is not None:
