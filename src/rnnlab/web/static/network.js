@@ -42,7 +42,13 @@ function drawNetwork(container, view, weights, hand, step, cell, onStep) {
   });
   container.appendChild(head);
   container.appendChild(unrolled(view, step, H, T, n, onStep));
-  if (step !== null && step !== undefined) container.appendChild(openCell(view, weights, hand, step, H, cell, gates));
+  if (step === null || step === undefined) {
+    container.insertAdjacentHTML("beforeend", '<p class="note">Click a step (a column) to open its cell.</p>');
+    return;
+  }
+  container.appendChild(openCell(view, weights, hand, step, H, cell, gates));
+  container.insertAdjacentHTML("beforeend", `<p class="note">The cell of step ${step}${(weights.weight_ih_l1 ? " (layer 0)" : "")}: ` +
+    "edges red for a positive weight, blue for a negative one, as thick as its size; dashed from x<sub>t</sub>. Hover a node or an edge for its value and the term it enters.</p>");
 }
 
 function unrolled(view, step, H, T, n, onStep) {
@@ -99,7 +105,7 @@ function openCell(view, weights, hand, step, H, cell, gates) {
   const rows = Array.from({ length: H }, (_, i) => g * H + i);
   const scale = Math.max(1e-9, ...rows.flatMap((r) => [...Whh[r], ...Wih[r]].map(Math.abs)));
   const gap = Math.max(14, Math.min(28, 300 / H)), top = 40, height = top + gap * H + 50;
-  const left = 90, mid = 330, right = 470, width = 620;
+  const left = 90, mid = 300, right = 470, width = 600;
   const svg = svgEl("svg", { width, height, class: "open-cell", "data-step": step, "data-gate": gate, role: "img",
     "aria-label": `the cell at step ${step}` });
   const label = (tx, ty, text, anchor = "middle") => { svg.appendChild(svgEl("text", { x: tx, y: ty, "text-anchor": anchor, "font-size": 12 })).textContent = text; };
@@ -134,6 +140,5 @@ function openCell(view, weights, hand, step, H, cell, gates) {
     `x_t = ${num(x)} — the input of step ${step}`));
   label(left - 16, xY + 4, "x_t", "end");
   if (gate !== "h") label(right + 80, 30, "h_t");
-  label(mid, height - 8, "edges: red positive, blue negative, thickness |w|; dashed from x_t. Hover for the value and its term.");
   return svg;
 }

@@ -42,6 +42,7 @@ function showStepper(data, rate) {
   if (data.stored) text += ` — stored as run ${data.stored}`;
   $("#step-text").textContent = text;
   $("#step-text").dataset.step = data.step;
+  $("#step-text").dataset.stepper = data.stepper;
   drawAccount(data);
   stepButtons();
 }
@@ -81,6 +82,8 @@ function drawAccount(data) {
       `<td class="${c.passed ? "pass" : "fail"}">${c.passed ? "pass" : "fail"}</td></tr>`).join("") + "</table>";
   }
   el.innerHTML = html;
+  el.dataset.window = `${s},${e}`;
+  el.dataset.step = last.step;
 }
 
 async function stepperCall(path, body) {
