@@ -187,7 +187,8 @@ def _run_dask(todo, store, group, summary, stop, workers, cluster, chunk_size, p
             client = _connect(distributed, cluster)
         else:
             local = distributed.LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
-                                             processes=True, dashboard_address=None, silence_logs=logging.ERROR)
+                                             processes=True, dashboard_address="127.0.0.1:0",
+                                             silence_logs=logging.ERROR)
             client = distributed.Client(local)
         try:
             count = len(client.scheduler_info().get("workers", {})) or 1
