@@ -42,6 +42,8 @@ import panel  # noqa: E402
 
 NOTES: list[str] = []
 TIMES: list[float] = []  # seconds per rnnlab train+forecast
+BANDS: dict[tuple[str, int], list[tuple[np.ndarray, np.ndarray]]] = {}  # (series, origin) -> the 80 % intervals
+CHOICES: list[str] = []  # the candidate each run's automatic choice kept
 
 
 def log(message: str) -> None:
@@ -82,7 +84,17 @@ def rnnlab_method(seed: int):
             if status:
                 return _fallback(f"rnnlab forecast failed (status {status}: {messages.getvalue().strip()})",
                                  series, train, horizon, seed)
-            forecast = np.asarray(json.loads(out.getvalue())["forecast"], dtype=float)
+            answer = json.loads(out.getvalue())
+            forecast = np.asarray(answer["forecast"], dtype=float)
+            interval = answer.get("interval")
+            if interval:
+                BANDS.setdefault((series.name, len(train)), []).append(
+                    (np.asarray(interval["low"], float), np.asarray(interval["high"], float)))
+            with contextlib.redirect_stdout(out := io.StringIO()), contextlib.redirect_stderr(messages):
+                if main(["runs", "show", "latest", "--json", "--runs-dir", runs]) == 0:
+                    chosen = (json.loads(out.getvalue()).get("metrics") or {}).get("selection", {}).get("chosen")
+                    if chosen:
+                        CHOICES.append(chosen)
         TIMES.append(time.perf_counter() - start)
         if forecast.shape != (horizon,) or not np.all(np.isfinite(forecast)):
             return _fallback(f"rnnlab forecast not {horizon} finite values", series, train, horizon, seed)
@@ -210,6 +222,19 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(f"rnnlab train+forecast wall time per origin: median {statistics.median(TIMES):.1f} s "
                      f"(min {min(TIMES):.1f} s, max {max(TIMES):.1f} s, {len(TIMES)} runs); "
                      f"whole benchmark {time.perf_counter() - started:.0f} s.")
+    inside = total = 0
+    for s in series_list:
+        for origin in panel.origins(s):
+            truth = s.values[origin : origin + s.horizon]
+            for low, high in BANDS.get((s.name, origin), []):
+                inside += int(np.sum((truth >= np.minimum(low, high)) & (truth <= np.maximum(low, high))))
+                total += len(truth)
+    if total:
+        lines.append(f"rnnlab 80 % interval: {100 * inside / total:.1f} % of the {total} true values inside.")
+    if CHOICES:
+        counts = {name: CHOICES.count(name) for name in dict.fromkeys(CHOICES)}
+        lines.append("rnnlab automatic choice, runs per candidate: "
+                     + ", ".join(f"{name} {count}" for name, count in counts.items()) + ".")
     if NOTES:
         lines.append("")
         lines.append("Fallbacks:")

@@ -31,8 +31,8 @@ WAVEFORMS = ("sine", "cosine", "square", "sawtooth", "triangle", "damped_sine", 
 SERIES = WAVEFORMS + ("csv", "dataset")
 DATASETS = ("sunspots", "nile", "co2", "elnino")
 SCALINGS = ("auto", "none", "standard", "minmax", "changes")
-TRANSFORMS = ("auto", "none", "log")
-SEASONALS = ("auto", "none", "classical")
+TRANSFORMS = ("auto", "none", "log", "boxcox")
+SEASONALS = ("auto", "none", "classical", "stl")
 LEVELS = ("auto", "none", "last")
 
 
@@ -133,10 +133,12 @@ class DataConfig:
     scaling: str = "auto"
     # season length (0: from the dates' frequency, else detected from the training part)
     season: int = 0
-    # "log" or "none" before anything else; "auto": log for a csv or dataset series of positive values
+    # "log", "boxcox" (λ by maximum likelihood) or "none" before anything else; "auto": log for a
+    # csv or dataset series of positive values
     transform: str = "none"
-    # "classical" (minus seasonal indices of a classical decomposition of the training part) or
-    # "none"; "auto": classical for csv and dataset series with a season
+    # "classical" (minus seasonal indices of a classical decomposition of the training part),
+    # "stl" (minus the STL seasonal component, its last season repeated after the training part)
+    # or "none"; "auto": classical for csv and dataset series with a season
     seasonal: str = "none"
     # "last": each fixed context is read relative to its last value, so a trend extrapolates;
     # "none": absolute values; "auto": last for csv and dataset series, none for waveforms
@@ -266,6 +268,9 @@ class TrainConfig:
     engine: str = "auto"
     # models trained from seeds seed, seed+1, ...; forecasts give their median and a 10-90 % band
     ensemble: int = 1
+    # csv and dataset series: train the candidates of rnnlab.selection on the training part and
+    # keep the one of least validation error (recorded with the run's metrics)
+    select: bool = False
 
     def __post_init__(self) -> None:
         _strings("train.", self)

@@ -81,7 +81,7 @@ def train_and_store(
     with Guard(should_stop) as guard, pinned(config.data) as series:
         result, selection = first_fit(config, on_step=on_step, should_stop=guard.should_stop)
         config = result.config
-        metrics, error, notes = {}, None, {}
+        metrics, error, notes = with_selection({}, selection), None, {}
         if guard.received is None:
             guard.phase = "evaluate"
             try:
@@ -162,7 +162,7 @@ def train_and_evaluate(config: RunConfig, *, should_stop: Callable[[], bool] | N
     with Guard(should_stop) as guard, pinned(config.data) as series:
         result, selection = first_fit(config, should_stop=guard.should_stop)
         config = result.config
-        metrics, error, notes, backtest = {}, None, {}, None
+        metrics, error, notes, backtest = with_selection({}, selection), None, {}, None
         if guard.received is None:
             guard.phase = "evaluate"
             try:

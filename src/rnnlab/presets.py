@@ -36,13 +36,14 @@ PRESETS: dict[str, RunConfig] = {
     ),
     # the default for csv and dataset series: log and seasonal indices where they fit, fixed
     # contexts read relative to their last value, a GRU of 8 units trained for 12 fed-back steps,
-    # a median of 3 members, backtested on the held-out parts and then refitted on every value
+    # a median of 3 members; the candidates of rnnlab.selection chosen by validation error,
+    # backtested on the held-out parts and then refitted on every value
     "auto": RunConfig(
         preset="auto",
         data=DataConfig(horizon=12, transform="auto", seasonal="auto", level="auto", refit=True),
         model=ModelConfig(cell="gru", hidden_size=8, readout="linear"),
         train=TrainConfig(steps=200, lr=0.01, optimizer="adam", batch_size=32, rollout=12, schedule="cosine",
-                          ensemble=3, log_every=50),
+                          ensemble=3, log_every=50, select=True),
     ),
 }
 

@@ -65,7 +65,11 @@ def evaluate(
         if stride != 1 or ar_order != 0:
             raise InputError("a refitted run keeps the backtest it was trained with; --stride and --ar-order "
                              "need a run trained with --no-refit")
-        metrics = run.metrics
+        from ..runs import with_statistical
+
+        metrics = with_statistical(run)
+        if metrics != run.metrics:
+            store.update_metrics(run.id, metrics)
         print("note: the stored model was refitted on every value; these are the scores of its backtest "
               "(the same config trained before the test part), stored with the run", file=sys.stderr)
     else:
@@ -111,6 +115,10 @@ def _print_evaluation(run_id: str, metrics: dict) -> None:
     test = metrics.get("test")
     if not test:
         return
+    from ..selection import selection_lines
+
+    for line in selection_lines(metrics.get("selection")):
+        print(line)
     k = test["horizon"]
     print(
         f"{test['series']}: rolling-origin backtest over the test part ({test['test_length']} values, "

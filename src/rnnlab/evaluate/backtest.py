@@ -6,25 +6,27 @@ sees the values before t and forecasts the next K = ``data.horizon`` values. Sco
 
 The methods: the network (context: the last ``context_length`` values, or the whole history
 for variable-length windows; fed back K−1 times; outputs unscaled), naive, seasonal naive and
-AR(p) (``baselines.py``).
+AR(p) (``baselines.py``), and ETS and ARIMA (``statistical.py``) when ``rnnlab evaluate`` asks.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
 from ..config import WAVEFORMS, RunConfig
 from ..data import Prepared, prepare_stored
 from ..errors import InputError
-from ..forecasting import forecast_at
-from ..model import SequenceModel
+from ..predict import forecast_at  # torch's SequenceModel or the compiled engine's ArrayModel
 from .baselines import choose_ar, naive_forecasts, seasonal_naive_forecasts
 from .metrics import mase_scale, metrics
 from .intervals import calibrate_interval
 from .seedtask import evaluate_ensemble, evaluate_seed_task
 from .statistical import statistical_forecasts
+
+if TYPE_CHECKING:
+    from ..model import SequenceModel
 
 
 def backtest_origins(prepared: Prepared, horizon: int, stride: int = 1) -> list[int]:
@@ -44,10 +46,12 @@ def evaluate_test(
     stride: int = 1,
     ar_order: int = 0,
     members: Sequence[SequenceModel] = (),
+    statistical: bool = True,
 ) -> dict:
     """The rolling-origin backtest of the module docstring: every method, one step and K steps.
     A horizon longer than the test part is shortened to it (and reported so). ``members``: an
-    ensemble's models, whose median is the network's forecast."""
+    ensemble's models, whose median is the network's forecast. ``statistical``: ETS and ARIMA
+    too (their maximum-likelihood fits take seconds, so training leaves them to ``evaluate``)."""
     values = prepared.series.values
     horizon = min(horizon, prepared.split.test_size) if prepared.split.test_size else horizon
     train = values[: prepared.split.train_end]
@@ -58,7 +62,8 @@ def evaluate_test(
     ar = choose_ar(train, season, ar_order)
     models = list(members) if len(members) > 1 else [model]
     for m in models:
-        m.eval()
+        if hasattr(m, "eval"):  # a torch module: no dropout while forecasting
+            m.eval()
     scaled = np.median([forecast_at(m, prepared.scaled, origins, horizon, prepared.context_length, prepared.relative)
                         for m in models], axis=0)  # (origins, horizon), the model's units
     starts = np.asarray(origins)
@@ -68,7 +73,8 @@ def evaluate_test(
         "seasonal_naive": seasonal_naive_forecasts(values, origins, horizon, season),
         "ar": ar.forecast(values, origins, horizon),
     }
-    forecasts.update(statistical_forecasts(values, prepared.split.train_end, origins, horizon, season))
+    if statistical:
+        forecasts.update(statistical_forecasts(values, prepared.split.train_end, origins, horizon, season))
     truth = np.array([values[o : o + horizon] for o in origins])  # (origins, horizon)
     interval = calibrate_interval(prepared.scaler.transform(truth, start=starts) - scaled, scaled, truth,
                                   prepared.scaler, starts)
@@ -94,29 +100,45 @@ def evaluate_test(
     }
 
 
+def statistical_scores(values: np.ndarray, train_end: int, test: dict) -> dict:
+    """ETS and ARIMA (fitted on ``values[:train_end]``) scored at the origins of a stored backtest
+    ``test`` (its test_start, stride, horizon and season): {method: {"one_step", "all_steps"}}."""
+    horizon, season = int(test["horizon"]), int(test["season"])
+    origins = list(range(int(test["test_start"]), len(values) - horizon + 1, int(test.get("stride", 1))))
+    if not origins:
+        return {}
+    truth = np.array([values[o : o + horizon] for o in origins])  # (origins, horizon)
+    scale = mase_scale(values[:train_end], season)
+    return {name: {"one_step": metrics(f[:, :1], truth[:, :1], scale), "all_steps": metrics(f, truth, scale)}
+            for name, f in statistical_forecasts(values, train_end, origins, horizon, season).items()}
+
+
 def evaluate_run(
     model: SequenceModel, config: RunConfig, stored: dict | None = None, stride: int = 1, ar_order: int = 0,
-    members: Sequence[SequenceModel] = (),
+    members: Sequence[SequenceModel] = (), statistical: bool = True,
 ) -> dict:
     """The evaluation a run gets: the test-part backtest when the series has a test part, and the
-    seed task for waveforms. ``stored``: the split and scaling stored with the run."""
+    seed task for waveforms. ``stored``: the split and scaling stored with the run; ``statistical``:
+    ETS and ARIMA in the backtest too."""
     prepared = prepare_stored(config.data, config.train.rollout, stored)
     result: dict = {}
     if config.data.series in WAVEFORMS:
         result = evaluate_seed_task(model, config.data, config.forecast.steps, prepared.scaler)
     if prepared.split.test_size:
-        result["test"] = evaluate_test(model, prepared, config.data.horizon, stride, ar_order, members)
+        result["test"] = evaluate_test(model, prepared, config.data.horizon, stride, ar_order, members, statistical)
     return result
 
 
 def evaluate_result(result) -> dict:
-    """The metrics stored with a freshly trained run (``TrainResult``): ``evaluate_run``, plus the
-    spread of the members for an ensemble; ``{}`` when no step finished."""
+    """The metrics stored with a freshly trained run (``TrainResult``): ``evaluate_run`` without
+    ETS and ARIMA (``rnnlab evaluate`` adds them), plus the spread of the members for an
+    ensemble; ``{}`` when no step finished."""
     if not result.history:
         return {}
     config = result.config
     members = getattr(result, "members", None) or ()
-    metrics = evaluate_run(result.model, config, result.data, members=members)
+    model = getattr(result, "weights", None) or result.model  # the compiled engine's ArrayModel: no torch
+    metrics = evaluate_run(model, config, result.data, members=members, statistical=False)
     if len(members) > 1:
         metrics = {**metrics, "ensemble": evaluate_ensemble(config, members, config.forecast.steps)}
     return metrics

@@ -1,8 +1,8 @@
 """The statisticians' methods in the backtest: ETS and ARIMA, from statsmodels.
 
 Each is fitted once on the training part (by maximum likelihood, in statsmodels' state-space
-form), then re-filtered with the same parameters on the values before every origin of the test
-part and forecast from there, as the network is. A positive series is modelled in logs (so the
+form), then filtered with the same parameters over the series and forecast dynamically from every
+origin of the test part (from the values before the origin only), as the network is. A positive series is modelled in logs (so the
 seasonality and trend may be multiplicative). The form is chosen by AIC from a small set:
 
 - ETS: additive errors, a damped trend, with and without an additive season;
@@ -51,6 +51,18 @@ def fit_best(kind: str, train: np.ndarray, season: int):
     return best
 
 
+def _forecasts_from(fitted, y: np.ndarray, origins: Sequence[int], horizon: int) -> np.ndarray:
+    """(origins, horizon): from each origin, the forecast given the values before it only. One
+    filter over ``y`` with the fitted parameters, then a dynamic prediction from every origin (the
+    observations from the origin on are not used), the same as re-filtering y[:origin]."""
+    applied = fitted.apply(y)
+    rows = []
+    for origin in origins:
+        predicted = applied.get_prediction(start=origin, end=origin + horizon - 1, dynamic=True)
+        rows.append(np.asarray(predicted.predicted_mean, dtype=np.float64))
+    return np.array(rows)
+
+
 def statistical_forecasts(values: np.ndarray, train_end: int, origins: Sequence[int], horizon: int,
                           season: int) -> dict[str, np.ndarray]:
     """Forecasts (origins, horizon) of ETS and ARIMA fitted on ``values[:train_end]``; {} without
@@ -70,9 +82,6 @@ def statistical_forecasts(values: np.ndarray, train_end: int, origins: Sequence[
             fitted = fit_best(kind, y[:train_end], season)
             if fitted is None:
                 continue
-            rows = []
-            for origin in origins:
-                rows.append(np.asarray(fitted.apply(y[:origin]).forecast(horizon), dtype=np.float64))
-            forecast = np.array(rows)
+            forecast = _forecasts_from(fitted, y[: max(origins) + horizon], origins, horizon)
             out[kind] = np.exp(forecast) if log else forecast
     return out
