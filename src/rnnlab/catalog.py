@@ -187,8 +187,10 @@ def insert(db: sqlite3.Connection, row: dict[str, Any]) -> None:
     )
 
 
-def rebuild(path: Path, rows: list[dict[str, Any]]) -> None:
-    """Write a fresh catalog at ``path`` holding ``rows`` (to a temporary file, then renamed)."""
+def rebuild(path: Path, rows: list[dict[str, Any]], previous: Path | None = None) -> list[str]:
+    """Write a fresh catalog at ``path`` holding ``rows`` (to a temporary file, then renamed).
+    The tables other than ``runs`` (written by other parts of rnnlab) are copied from
+    ``previous``, the catalog being replaced, as far as it can still be read; returns their names."""
     tmp = path.with_name(f".{path.name}.rebuild-{os.getpid()}")
     for leftover in (tmp, Path(f"{tmp}-journal")):
         leftover.unlink(missing_ok=True)
@@ -197,8 +199,42 @@ def rebuild(path: Path, rows: list[dict[str, Any]]) -> None:
         with db:
             for row in rows:
                 insert(db, row)
+        kept = _copy_other_tables(db, previous) if previous is not None else []
     for suffix in ("-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     os.replace(tmp, path)
     with closing(sqlite3.connect(path)) as db:
         db.execute("PRAGMA journal_mode=WAL")
+    return kept
+
+
+def _copy_other_tables(db: sqlite3.Connection, previous: Path) -> list[str]:
+    """Copy every table but ``runs`` (schema, indexes, rows) from the catalog file ``previous``;
+    a table that cannot be read whole is left out."""
+    kept = []
+    try:
+        old = sqlite3.connect(f"{previous.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return kept
+    with closing(old):
+        try:
+            tables = old.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name != 'runs' "
+                                 "AND name NOT LIKE 'sqlite_%' AND sql IS NOT NULL").fetchall()
+        except sqlite3.DatabaseError:
+            return kept
+        for name, sql in tables:
+            try:
+                values = old.execute(f'SELECT * FROM "{name}"').fetchall()
+                indexes = [r[0] for r in old.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND "
+                                                     "tbl_name = ? AND sql IS NOT NULL", (name,))]
+                with db:
+                    db.execute(sql)
+                    for index in indexes:
+                        db.execute(index)
+                    if values:
+                        marks = ", ".join("?" * len(values[0]))
+                        db.executemany(f'INSERT INTO "{name}" VALUES ({marks})', values)
+                kept.append(name)
+            except sqlite3.DatabaseError:
+                continue
+    return kept

@@ -114,14 +114,21 @@ def _catalog_rows(store: RunStore, dirs: list[Path], findings: list[Finding], re
     findings.append(finding)
     if not repair:
         return None
+    aside = None
     if path.exists() or path.is_symlink():
         aside = path.with_name(f"{path.name}.broken-{datetime.now().strftime('%Y%m%d-%H%M%S')}")
+        if path.is_file():  # with its write-ahead log, so that what can still be read is read
+            for suffix in ("-wal", "-shm"):
+                if Path(f"{path}{suffix}").exists():
+                    os.replace(f"{path}{suffix}", f"{aside}{suffix}")
         os.replace(path, aside)
         for suffix in ("-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
         finding.detail += f"; kept as {aside.name}"
     rows = [row for row in map(store.row_of, dirs) if row is not None]
-    catalog_module.rebuild(path, rows)
+    kept = catalog_module.rebuild(path, rows, aside if aside is not None and aside.is_file() else None)
     finding.detail += f"; rebuilt from {len(rows)} run directories"
+    if kept:
+        finding.detail += f" (kept the tables {', '.join(kept)})"
     finding.repaired = True
     return rows

@@ -303,13 +303,13 @@ def _train_and_store(config, runs_dir, quiet, log, name):
     drawn = config.seed is None
     engine, why = choose_engine(config)
     config = checked(config)  # a bad series or setting fails here, before any output
+    store = open_store(runs_dir)
+    store.check()  # fail on an unusable runs dir before training, not after
     if why.startswith("auto") and not quiet:
         stderr_console().print(f"engine {engine} ({why})", highlight=False, soft_wrap=True)
     if config.data.series in ("csv", "dataset") and config.preset == "seed" and config.train.batch_size == 1 and not quiet:
         stderr_console().print("hint: the seed preset trains one window per step; --preset forecast suits real series",
                                highlight=False)
-    store = open_store(runs_dir)
-    store.check()  # fail on an unusable runs dir before training, not after
     if drawn and not quiet:
         stderr_console().print(f"seed {config.seed} (drawn; pass --seed {config.seed} to repeat this run)", highlight=False)
     with Progress(config.train.steps, config.train.log_every, quiet, log) as progress:
