@@ -14,13 +14,16 @@ $(VENV)/.torch: | $(BIN)/python
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q "$(TORCH)"
 	touch $@
 
-# everything the README uses at run time: the core and the datasets, web and many extras
+# everything the README uses at run time: the core and the datasets, web and many extras; then
+# the compiled engine is compiled once into numba's cache (rnnlab compile): no command compiles later
 $(VENV)/.installed: pyproject.toml $(VENV)/.torch
 	$(BIN)/pip install -q -e ".[datasets,web,many]"
+	$(BIN)/rnnlab compile
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml $(VENV)/.torch
 	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/rnnlab compile
 	touch $@ $(VENV)/.installed
 
 run: $(VENV)/.installed

@@ -190,3 +190,22 @@ def seed(
         for value in forecast(model, context, cfg.forecast.steps):
             print(float(value))
     finish(stored, open_store(runs_dir).root)
+
+
+@app.command("compile")
+def compile_command(as_json: Json = False) -> None:
+    """Compile the compiled engine into numba's on-disk cache, so that no later command compiles
+    (make run does this once; pip users run it after installing)."""
+    import time
+
+    from ..warmup import compile_engine
+    from .common import stderr_console
+
+    console = stderr_console()
+    started = time.perf_counter()
+    cases = compile_engine(lambda what, seconds: console.print(f"compiled {what} in {seconds:.1f} s", highlight=False))
+    total = time.perf_counter() - started
+    if as_json:
+        echo_json({"seconds": total, "cases": [{"what": what, "seconds": s} for what, s in cases]})
+    else:
+        print(f"compiled engine ready in {total:.1f} s ({len(cases)} code paths)")

@@ -16,9 +16,7 @@ from typing import Callable
 from ..config import RunConfig
 from .common import StepCallback, TrainResult, resolve_seed
 from .engines import check_supported, choose_engine, is_seed_loop, settle_engine
-from .ensemble import EnsembleResult, train_ensemble
-from .seed import train_seed
-from .windowed import train_windows
+from .ensemble import EnsembleResult
 
 __all__ = [
     "EnsembleResult", "TrainResult", "check_config", "choose_engine", "is_seed_loop", "resolve_seed",
@@ -45,12 +43,19 @@ def train(
     the seed's loop. Returns a ``TrainResult`` (an ``EnsembleResult`` for an ensemble)."""
     config = settle_engine(resolve_seed(config))
     check_supported(config)
+    # each trainer imported when it runs: the compiled engine's path never imports torch
     if config.train.ensemble > 1:  # N models from seeds seed … seed+N-1, stored as one run
+        from .ensemble import train_ensemble
+
         return train_ensemble(config, on_step=on_step, should_stop=should_stop)
     if config.train.engine == "fast":  # the compiled engine: same windows, same result format
         from .compiled import train_compiled
 
         return train_compiled(config, on_step=on_step, should_stop=should_stop)
     if not is_seed_loop(config):
+        from .windowed import train_windows
+
         return train_windows(config, on_step=on_step, should_stop=should_stop)
+    from .seed import train_seed
+
     return train_seed(config, on_step=on_step, should_stop=should_stop)

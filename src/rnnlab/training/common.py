@@ -3,6 +3,9 @@
 A training loop runs inside ``loop_control``: Ctrl-C (SIGINT) and a ``should_stop`` callback
 stop it between two steps, so the weights are always those of the last finished step; a NaN or
 infinite loss stops it too, keeping the last finite weights (``FiniteGuard``).
+
+Nothing here imports torch at import time (the compiled engine's path never needs it); the torch
+helpers import it when called.
 """
 
 from __future__ import annotations
@@ -13,15 +16,14 @@ import random
 import signal
 import threading
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-import torch
-
-from ..config import WAVEFORMS, RunConfig
+from ..config import RunConfig
 from ..data import Window
-from ..errors import ConfigError
-from ..model import SequenceModel
 from .engines import check_supported, is_seed_loop  # noqa: F401  (re-exported)
+
+if TYPE_CHECKING:
+    from ..model import SequenceModel
 
 # Called after every step with (step, total_steps, loss); step counts from 1.
 StepCallback = Callable[[int, int, float], None]
@@ -32,7 +34,7 @@ class TrainResult:
     """What a training session produced."""
 
     config: RunConfig  # with the seed filled in
-    model: SequenceModel
+    model: SequenceModel  # the compiled engine's results build it from ``weights`` when first read
     history: list[float]  # loss of each finished step
     status: str  # "completed", "interrupted" or "diverged"
     seconds: float
@@ -42,6 +44,7 @@ class TrainResult:
     warnings: list[str] = field(default_factory=list)  # said on stderr before the run is stored
     validation: list[tuple[int, float]] = field(default_factory=list)  # (step, validation loss)
     best_step: int | None = None  # the step whose weights early stopping restored
+    weights: Any = None  # the compiled engine: the trained model as an ArrayModel (numpy, no torch)
 
     @property
     def steps_done(self) -> int:
@@ -118,12 +121,16 @@ class FiniteGuard:
 
     def save(self) -> None:
         """Call before each optimizer step."""
+        import torch
+
         with torch.no_grad():
             for p, b in zip(self.params, self.backup):
                 b.copy_(p)
 
     def diverged(self, loss: float, step: int, done: int, lr: float) -> str:
         """Restore the last finite weights; the message says where training stopped and why."""
+        import torch
+
         kept = done
         if not all(torch.isfinite(p).all() for p in self.params):
             kept -= 1  # the last update itself overflowed: undo it
@@ -133,8 +140,10 @@ class FiniteGuard:
         return diverged_message(loss, step, kept, lr)
 
 
-def make_optimizer(config: RunConfig, model: SequenceModel) -> torch.optim.Optimizer:
+def make_optimizer(config: RunConfig, model: SequenceModel) -> Any:
     """The torch optimizer of ``train.optimizer`` over the model's parameters."""
+    import torch
+
     t = config.train
     if t.optimizer == "sgd":
         return torch.optim.SGD(model.parameters(), lr=t.lr, momentum=t.momentum, weight_decay=t.weight_decay)
@@ -145,6 +154,8 @@ def make_optimizer(config: RunConfig, model: SequenceModel) -> torch.optim.Optim
 
 def make_schedule(config: RunConfig, optimizer):
     """``cosine`` anneals lr to 0 over the steps; ``step`` multiplies it by 0.1 at 1/2 and 3/4."""
+    import torch
+
     t = config.train
     if t.schedule == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=t.steps)

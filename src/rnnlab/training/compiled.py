@@ -1,13 +1,15 @@
 """The compiled engine as a trainer: one driver for 1…N models of one config.
 
 ``train_compiled(config)`` gives the same ``TrainResult`` as the torch engine: it seeds Python's
-``random`` and torch with ``config.seed``, builds the ``SequenceModel`` (so the initial weights
-are torch's), copies its weights into a flat float64 vector, runs the compiled loop
-(``fast.loop``, or ``fast.special`` for the seed's case: a 1-layer rnn trained by plain
-per-sample SGD) and copies the result back into the model. Windows are drawn by a numba copy of
-CPython's Mersenne Twister started from ``random.Random(seed)``'s state, so they are the windows
-the torch engine draws, and the state is handed back to Python afterwards for the forecast
-context. Losses and weights are float64 (the torch engine computes in float32).
+``random`` with ``config.seed``, draws the initial weights torch would draw after
+``torch.manual_seed(config.seed)`` (``initial.py``, without importing torch), copies them into a
+flat float64 vector, runs the compiled loop (``fast.loop``, or ``fast.special`` for the seed's
+case: a 1-layer rnn trained by plain per-sample SGD) and keeps the result as float32 arrays (an
+``ArrayModel``, the stored model; ``result.model`` builds torch's ``SequenceModel`` from it when
+first read). Windows are drawn by a numba copy of CPython's Mersenne Twister started from
+``random.Random(seed)``'s state, so they are the windows the torch engine draws, and the state
+is handed back to Python afterwards for the forecast context. Losses and weights are float64
+(the torch engine computes in float32).
 
 ``run_compiled(config, seeds)`` trains one model per seed at once (an ensemble: member i is the
 model of seed ``seeds[i]``), in a parallel compiled loop over the models. In the seed's case an
@@ -30,22 +32,26 @@ dataset series), read relative to their last value or not (``data.level``); vali
 
 from __future__ import annotations
 
+import functools
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
-import torch
 
+from ..arraymodel import ArrayModel
 from ..config import RunConfig
 from ..data import Prepared, Window, prepare, readout_warning, training_windows
 from ..errors import ConfigError
 from ..fast import Layout, Problem, lanes, layout, loop, mt, special
-from ..model import SequenceModel
+from ..initial import initial_parameters
 from .engines import fast_unsupported
 from .validation import Validation
 from .common import StepCallback, TrainResult, diverged_message, is_seed_loop, loop_control, resolve_seed
+
+if TYPE_CHECKING:
+    from ..model import SequenceModel
 
 OPTIMIZER_CODE = {"sgd": 0, "adam": 1, "adamw": 2}
 CHUNK_STEPS = 1000  # steps per compiled call for one model: progress and Ctrl-C between calls
@@ -87,21 +93,44 @@ def learning_rates(config: RunConfig, first: int, count: int) -> np.ndarray:
 
 
 def initial_model(config: RunConfig, seed: int) -> SequenceModel:
-    """The torch model a run seeded with ``seed`` starts from (torch.manual_seed, then build)."""
+    """The torch model a run seeded with ``seed`` starts from (torch.manual_seed, then build);
+    ``initial.initial_parameters`` draws the same weights without torch."""
+    import torch
+
+    from ..model import SequenceModel
+
     torch.manual_seed(seed)
     return SequenceModel(config.model)
 
 
 def load_into(model: SequenceModel, lay: Layout, theta: np.ndarray) -> None:
     """Copy a flat float64 vector into a SequenceModel's parameters."""
+    import torch
+
     model.load_tensors({name: torch.from_numpy(value) for name, value in lay.unpack(theta).items()})
+
+
+class CompiledResult(TrainResult):
+    """A ``TrainResult`` of the compiled engine: ``weights`` (an ``ArrayModel``) is the trained
+    model, evaluated and stored without torch; ``model`` (torch's ``SequenceModel``, the same
+    float32 weights) is built from it when first read."""
+
+    @property
+    def model(self):
+        if self._model is None:
+            self._model = self.weights.to_torch()
+        return self._model
+
+    @model.setter
+    def model(self, value) -> None:
+        self._model = value
 
 
 @dataclass
 class CompiledRun:
     """What ``run_compiled`` produced for models of seeds ``seeds``."""
 
-    models: list[SequenceModel]  # one per seed, trained, in eval mode
+    weights: list[ArrayModel]  # one per seed, trained: float32 arrays (``models``: as torch modules)
     thetas: np.ndarray  # (models, P) the trained weights in float64 (before the float32 copy)
     layout: Layout
     prepared: Prepared
@@ -113,6 +142,11 @@ class CompiledRun:
     diverged: list[int]  # models whose loss became NaN or infinite (they keep their last finite weights)
     validation: list[tuple[int, float]] = field(default_factory=list)  # model 0's (step, validation loss)
     best_step: int | None = None  # model 0's restored step (train.patience)
+
+    @functools.cached_property
+    def models(self) -> list[SequenceModel]:
+        """The trained models as torch modules in eval mode (imports torch)."""
+        return [w.to_torch() for w in self.weights]
 
 
 def _medians(losses: np.ndarray) -> list[float]:
@@ -143,8 +177,7 @@ def run_compiled(
     t = config.train
     count, total = len(seeds), t.steps
     rngs = [random.Random(seed) for seed in seeds]
-    models = [initial_model(config, seed) for seed in seeds]
-    thetas = np.stack([lay.pack(m.tensors()) for m in models])  # (models, P)
+    thetas = np.stack([lay.pack(initial_parameters(config.model, seed)) for seed in seeds])  # (models, P)
     states = np.stack([mt.state_of(rng) for rng in rngs])  # (models, 625)
     moments = np.zeros_like(thetas), np.zeros_like(thetas)  # Adam's m and v, SGD's momentum in m
     done = np.zeros((count, 2), dtype=np.int64)  # per model: steps done, weights restored
@@ -201,13 +234,11 @@ def run_compiled(
         if count == 1:
             stop = f"early stop at step {step0}: no better validation loss for {t.patience} validations; " if early[0] else ""
             message = f"{stop}best validation loss {validation.best[0]:.6g} at step {best_step} restored"
-    for model, theta in zip(models, thetas):
-        load_into(model, lay, theta)
-        model.eval()
+    weights = [ArrayModel(config.model, lay.unpack(theta)) for theta in thetas]  # float32, as stored
     mt.load_state(rngs[0], states[0])
     # the window drawn after training, as each engine draws it (the seed's generation context)
     context = training_windows(prepared, config.data.min_length, rngs[0]).draw()
-    return CompiledRun(models, thetas, lay, prepared, history, status, message, seconds, context, diverged,
+    return CompiledRun(weights, thetas, lay, prepared, history, status, message, seconds, context, diverged,
                        validation.history if validating else [], best_step)
 
 
@@ -234,6 +265,7 @@ def train_compiled_exact(config: RunConfig, **kwargs) -> tuple[TrainResult, dict
     float32 copy into the model): what the tests compare with float64 references."""
     config = resolve_seed(config)
     run = run_compiled(config, [config.seed], **kwargs)
-    result = TrainResult(config, run.models[0], run.history, run.status, run.seconds, run.context, run.message,
-                         **result_fields(config, run.prepared), validation=run.validation, best_step=run.best_step)
+    result = CompiledResult(config, None, run.history, run.status, run.seconds, run.context, run.message,
+                            **result_fields(config, run.prepared), validation=run.validation, best_step=run.best_step,
+                            weights=run.weights[0])
     return result, run.layout.unpack(run.thetas[0])

@@ -22,8 +22,6 @@ import numpy as np
 from ..config import RunConfig
 from ..errors import ConfigError
 from .common import StepCallback, TrainResult, is_seed_loop, resolve_seed
-from .seed import train_seed
-from .windowed import train_windows
 
 
 @dataclass
@@ -71,6 +69,9 @@ def diverged_summary(diverged: list[int], count: int) -> str:
 
 def _train_torch(config, seeds, on_step, should_stop) -> EnsembleResult:
     single = dataclasses.replace(config, train=dataclasses.replace(config.train, ensemble=1))
+    from .seed import train_seed
+    from .windowed import train_windows
+
     trainer = train_seed if is_seed_loop(single) else train_windows
     results = []
     started = time.perf_counter()
