@@ -253,13 +253,20 @@ class RunStore:
 
     def _payloads(self, result, config: RunConfig, metrics: dict, info: dict, series) -> dict[str, bytes]:
         """Every file of the run, rendered in memory (so that a bad value fails before any write)."""
-        from safetensors.torch import save
-
         files = {"config.json": runfiles.to_json(config.to_dict()).encode()}
-        files["model.safetensors"] = save(result.model.tensors())
+        weights = getattr(result, "weights", None)
+        if weights is not None:  # the compiled engine's ArrayModel: stored from numpy, no torch
+            from safetensors.numpy import save as save_arrays
+
+            files["model.safetensors"] = save_arrays(weights.arrays())
+        else:
+            from safetensors.torch import save
+
+            files["model.safetensors"] = save(result.model.tensors())
         members = getattr(result, "members", None)
         if members and len(members) > 1:
             import torch
+            from safetensors.torch import save
 
             stacked = {name: torch.stack([m.tensors()[name] for m in members])
                        for name in result.model.tensors()}  # (members, *shape)

@@ -13,16 +13,18 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
 from ..config import WAVEFORMS, DataConfig, RunConfig
 from ..data import Scaler, all_seed_windows, prepare, series_values, true_value
 from ..errors import InputError
-from ..forecasting import forecast_batch
-from ..model import SequenceModel
+from ..predict import forecast_batch  # torch's SequenceModel or the compiled engine's ArrayModel
 from .metrics import rollout_scores
+
+if TYPE_CHECKING:
+    from ..model import SequenceModel
 
 BAND = (10.0, 90.0)  # percentiles of an ensemble's spread
 
