@@ -335,10 +335,10 @@ def test_compare_shows_differences_and_both_runs(client, trained):
     data = client.get("/api/compare", params={"a": ids[0], "b": ids[1]}).json()
     assert data["differences"] == {"seed": [3, 4]}
     assert [r["id"] for r in data["runs"]] == ids
+    start, end = RunStore(root).load(ids[0]).info["context"]  # both forecast from the first run's window
     for shown, run_id in zip(data["runs"], ids):
         run = RunStore(root).load(run_id)
-        assert shown["history"] == run.history
-        start, end = run.info["context"]
+        assert shown["history"] == run.history and shown["chart"]["window"] == [start, end]
         assert shown["chart"]["forecast"] == forecast(run.model, series_values(run.config.data)[start:end], 10).tolist()
 
 

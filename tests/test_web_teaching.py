@@ -30,10 +30,11 @@ from rnnlab.store import RunStore
 SHOTS = os.environ.get("RNNLAB_SCREENSHOTS")
 
 
-def shoot(page, name: str, **options) -> None:
+def shoot(target, name: str, **options) -> None:
+    """A screenshot of a page or of one element (a locator) for the docs, when RNNLAB_SCREENSHOTS is set."""
     if SHOTS:
         Path(SHOTS).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(SHOTS) / name), **options)
+        target.screenshot(path=str(Path(SHOTS) / name), **options)
 
 
 def train_over_http(base: str, config: dict) -> str:
@@ -175,7 +176,7 @@ def test_the_network_is_drawn_and_follows_the_selected_step(open_page, served):
     expect(page.locator("#hand-panel")).to_have_attribute("data-step", "6")
     expect(page.locator("#network svg.unrolled")).to_have_attribute("data-step", "6")
     assert page.evaluate("location.hash") == f"#run={served['rnn']}&step=6"
-    shoot(page, "playground-network.png", clip=page.locator("#network").bounding_box())
+    shoot(page.locator("#network"), "playground-network.png")
     shared = open_page(page.evaluate("location.hash"))
     expect(shared.locator("#hand-panel")).to_have_attribute("data-step", "6", timeout=30_000)
     expect(shared.locator("#run-id")).to_have_text(served["rnn"])
@@ -236,7 +237,7 @@ def test_pause_one_step_and_resume_move_the_weights_by_explain_backwards_update(
         assert after_hand[name] == pytest.approx(walk.updated[name], abs=1e-12)
         assert after[name] == pytest.approx(walk.updated[name], abs=1e-6)  # torch's float32 step
     assert page.locator("#step-account td.pass").count() == 2 and page.locator("#step-account td.fail").count() == 0
-    shoot(page, "playground-step.png", clip=page.locator("#step-account").bounding_box())
+    shoot(page.locator("#step-account"), "playground-step.png")
     # resume goes on from there
     page.click("#step-resume")
     page.wait_for_function(f"Number(document.getElementById('step-text').dataset.step) > {n + 1}", timeout=60_000)
@@ -267,7 +268,7 @@ def test_a_steps_wolfram_expression_is_shown_copyable_and_is_the_clis(open_page,
     assert float(page.locator("[data-key='paper.rounded']").inner_text()) == pytest.approx(hand["paper"]["rounded"], abs=1e-8)
     expect(page.locator("#hand-panel")).to_contain_text("rounding moves each weight")
     expect(page.locator("#hand-panel table.product")).to_have_count(1)
-    shoot(page, "playground-hand.png", full_page=True)
+    shoot(page.locator("#hand-panel"), "playground-hand.png")
 
 
 def test_a_fed_back_steps_heading_and_table_show_the_same_input(open_page, served):
