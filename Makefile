@@ -64,6 +64,7 @@ $(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed-dev
 # the engines' benchmark, then the forecasting panel against seasonal naive, AutoETS and AutoARIMA
 bench: $(VENV)/.installed-bench
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/forecast_panel.py
 
 clean:

@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -39,6 +40,7 @@ from rnnlab.presets import apply_overrides, preset  # noqa: E402
 from rnnlab.evaluate import evaluate_seed_task  # noqa: E402
 from rnnlab.model import SequenceModel  # noqa: E402
 from rnnlab.training import train  # noqa: E402
+from seed_program import seed_program  # noqa: E402  (bench/seed_program.py)
 
 MSE_GOAL, RMSE_GOAL = 0.0018, 0.37  # the seed program's median quality (20,000 steps)
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -73,35 +75,6 @@ class PeakMemory:
         self._thread.join()
         self.top = max(self.top, self.rss())
         self.peak = self.top - self.start
-
-
-def seed_program(seed: int, steps: int = 20000) -> torch.nn.RNN:
-    """The seed program's training, as it is written (printing left out)."""
-    random.seed(seed)
-    torch.manual_seed(seed)
-
-    def generate_sine_values():
-        num_points, min_sequence_length, prediction_length = 36, 4, 1
-        start = random.randint(0, num_points - min_sequence_length - prediction_length)
-        end = random.randint(start + min_sequence_length + prediction_length, num_points + 1)
-        Y = [math.sin(i * math.pi * 2 / num_points) for i in range(start, end)]
-        y = Y.pop()
-        return torch.tensor(Y).view(-1, 1), torch.tensor(y)
-
-    hidden_size = 4
-    model = torch.nn.RNN(1, hidden_size)
-    criterion = torch.nn.MSELoss()
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    model.train()
-    for _ in range(steps):
-        hidden = torch.zeros(1, hidden_size)
-        Y, y = generate_sine_values()
-        output, _ = model(Y, hidden)
-        loss = criterion(output[-1, :][-1], y)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    return model
 
 
 def quality(model: SequenceModel, config) -> tuple[float, float]:
@@ -287,20 +260,26 @@ def main(argv=None) -> int:
             median, fmt_quality([r[3] for r in results]), mem.peak,
             note=f"time: median over the {len(ok)} of {len(results)} seeds that reach the goal within {limit:,} steps")
 
-    # (d) ensembles on the fast engine
+    # (d) ensembles on the fast engine: the exact per-member path and the SIMD lanes, same seeds
+    from rnnlab.evaluate import evaluate_ensemble
+    from rnnlab.fast import lanes
+    from rnnlab.training.compiled import run_compiled
+
     for count in ensembles:
         config = seed_config(0, **{"train.steps": steps, "train.engine": "fast", "train.ensemble": count})
-        with PeakMemory() as mem:
-            t0 = time.perf_counter()
-            result = train(config)
-            seconds = time.perf_counter() - t0
-        from rnnlab.evaluate import evaluate_ensemble
-
-        ev = evaluate_ensemble(result.config, result.members, 10)
-        spread = ev["members"]
-        row("(d)", f"ensemble of {count:,} seed-preset models, {steps:,} steps each (fast engine)", seconds,
-            f"median forecast MSE {ev['one_step_mse']:.5f}, RMSE {ev['rollout_rmse']:.3f}; members' MSE p10-p90 "
-            f"{spread['one_step_mse']['p10']:.5f}-{spread['one_step_mse']['p90']:.5f}", mem.peak)
+        seconds = {}
+        for path, exact in (("exact per-member path", True), (f"SIMD lanes, {lanes.WIDTH} members a group", False)):
+            with PeakMemory() as mem:
+                t0 = time.perf_counter()
+                run = run_compiled(config, list(range(count)), exact=exact)
+                seconds[exact] = time.perf_counter() - t0
+            ev = evaluate_ensemble(config, run.models, 10)
+            spread = ev["members"]
+            mse, rmse = spread["one_step_mse"], spread["rollout_rmse"]
+            speed = f"; {seconds[True] / seconds[False]:.2f}× the exact path" if not exact else ""
+            row("(d)", f"ensemble of {count:,} seed-preset models, {steps:,} steps each, {path}", seconds[exact],
+                f"members' one-step MSE p10/median/p90 {mse['p10']:.5f}/{mse['median']:.5f}/{mse['p90']:.5f}, "
+                f"rollout RMSE {rmse['p10']:.3f}/{rmse['median']:.3f}/{rmse['p90']:.3f}{speed}", mem.peak)
 
     # (e) forecasting 1,000 steps on the torch engine
     from rnnlab.data import series_values as values_of

@@ -170,8 +170,11 @@ def run_compiled(
     on_step: StepCallback | None = None,
     should_stop: Callable[[], bool] | None = None,
     prepared: Prepared | None = None,
+    exact: bool = False,
 ) -> CompiledRun:
-    """Train one model per seed with the compiled loop; see the module docstring."""
+    """Train one model per seed with the compiled loop; see the module docstring. ``exact``: the
+    seed's case takes the per-member path even for many members (each equal to its single run
+    bit for bit), not the SIMD lanes."""
     check_supported(config)
     lay, p, prepared = problem(config, prepared)
     t = config.train
@@ -201,7 +204,7 @@ def run_compiled(
                 steps = min(steps, t.val_every - step0 % t.val_every)
             losses = np.full((count, steps), np.nan)
             lrs = learning_rates(config, step0, steps)
-            if seed_case and count >= lanes.WIDTH:  # many members side by side in SIMD lanes
+            if seed_case and count >= lanes.WIDTH and not exact:  # many members side by side in SIMD lanes
                 lanes.train_many(units, p, thetas, states, step0, lrs, losses, done)
             elif seed_case:  # the seed's case, compiled on its own (same numbers)
                 special.train_many(units, p, thetas, states, step0, lrs, losses, done)
