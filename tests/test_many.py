@@ -181,6 +181,7 @@ def test_failing_series_reported_others_stored_and_resume_skips(tmp_path, capsys
     for name, tensor in single.model.tensors().items():
         np.testing.assert_array_equal(tensor.numpy(), many.model.tensors()[name].numpy())
     assert (many.trained_config.data.csv, many.trained_config.data.column) == (str(path), "s1")
+    assert many.trained_config.to_dict() == single.trained_config.to_dict()
 
 
 def test_long_file_gives_the_wide_files_forecasts_and_evaluation(tmp_path, capsys):
@@ -208,6 +209,28 @@ def test_long_file_gives_the_wide_files_forecasts_and_evaluation(tmp_path, capsy
         float(np.exp(np.mean(np.log(ratios)))))
     code, out, _ = run_cli(capsys, "evaluate", "p", "--runs-dir", wide)
     assert code == 0 and "geometric mean of MASE / seasonal-naive MASE" in out
+
+
+def test_bundled_datasets_fit_as_a_group_like_single_runs(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    code, out, err = run_cli(capsys, "fit-many", "--dataset", "nile", "--dataset", "sunspots", "--workers", 0,
+                             "--runs-dir", runs, "--json", "-q", *TINY)
+    assert code == 0, err
+    import json
+
+    summary = json.loads(out)
+    assert summary["group"] == "nile-sunspots" and summary["stored"] == 2
+    code, _, err = run_cli(capsys, "train", "--dataset", "nile", "-q", "--runs-dir", tmp_path / "single", *TINY)
+    assert code == 0, err
+    from rnnlab.store import RunStore
+
+    many = RunStore(runs).load(summary["runs"]["nile"])
+    single = RunStore(tmp_path / "single").load("latest")
+    assert many.trained_config.to_dict() == single.trained_config.to_dict()
+    for name, tensor in single.model.tensors().items():
+        np.testing.assert_array_equal(tensor.numpy(), many.model.tensors()[name].numpy())
+    code, out, err = run_cli(capsys, "fit-many", "--dataset", "nile", "--dataset", "nope", "--runs-dir", runs)
+    assert code == 2 and "dataset must be one of" in err and "'nope'" in err
 
 
 # -- Ctrl-C -------------------------------------------------------------------------------------------
