@@ -99,6 +99,27 @@ def test_an_auto_run_records_its_choice_and_refits_on_every_value(tmp_path, cli,
     assert code == 0, err
     assert "automatic choice" in out and "<- chosen" in out and "ETS (statsmodels)" in out
     assert "ets" in RunStore(runs_dir).load(run.id).metrics["test"]["methods"]  # stored for next time
+    code, out, err = cli("explain", "latest", "--window", "30:38")
+    assert code == 0, err
+    assert "the network sees transformed values" in err and "less the context's last value" in err
+
+
+def test_the_network_view_inverts_to_the_forecast(tmp_path, cli, runs_dir):
+    from rnnlab.predict import forecast_batch
+    from rnnlab.runs import network_view
+    from rnnlab.store import RunStore
+
+    values = 100 * np.exp(0.01 * np.arange(60))
+    code, out, err = cli("train", "--csv", yearly_csv(tmp_path, values), "--column", "value", "--time-column",
+                         "year", "--steps", "10", "--ensemble", "1", "--seed", "1", "--quiet", "--json")
+    assert code == 0, err
+    run = RunStore(runs_dir).load(json.loads(out)["id"])
+    view = network_view(run, values[-8:], 52)
+    assert view.fed[-1] == 0.0 and "the log of each value" in view.note  # relative to its end, after the log
+    outputs = forecast_batch(run.model, [view.fed], 3)[0]
+    code, out, err = cli("forecast", "latest", "--steps", "3", "--values", ",".join(repr(float(v)) for v in values[-8:]), "--json")
+    assert code == 0, err
+    np.testing.assert_allclose(view.to_series(outputs), json.loads(out)["forecast"], rtol=1e-9)
 
 
 def test_the_interval_is_calibrated_on_backtest_residuals():

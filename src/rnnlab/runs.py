@@ -126,6 +126,51 @@ def forecast_values(
                     relative, interval is not None)
 
 
+def describe_transforms(transform: Transform, relative: bool) -> str:
+    """What the network sees of the series, in words (for ``explain``): each transform in order."""
+    parts = []
+    if transform.power != "none":
+        parts.append(f"the {transform.power} of each value")
+    if transform.seasonal_path:
+        parts.append(f"minus its STL seasonal component (season {len(transform.seasonal)}, the last season repeated "
+                     "after the values it was fitted on)")
+    elif transform.seasonal:
+        parts.append(f"minus the classical seasonal index of its position (season {len(transform.seasonal)})")
+    if transform.kind != "none":
+        parts.append(f"scaled ({transform.kind}: (x - {transform.offset:.6g}) / {transform.scale:.6g})")
+    if relative:
+        parts.append("less the context's last value (the window read relative to its end)")
+    return "; ".join(parts)
+
+
+@dataclass(frozen=True)
+class NetworkView:
+    """A context as the run's network reads it, and the way back for its outputs."""
+
+    fed: np.ndarray  # (time,) what the network reads
+    level: float  # subtracted from every value (a relative run: the context's last transformed value; else 0)
+    after: int  # position in the series of the first value after the context
+    transform: Transform
+    note: str  # describe_transforms of the run ("" : the values as they are)
+
+    def to_series(self, outputs) -> np.ndarray:
+        """The network's outputs (fed back after the context) in the series' units."""
+        return self.transform.inverse(np.asarray(outputs, dtype=np.float64) + self.level, self.after)
+
+
+def network_view(run: Run, context: Sequence[float], start: int | None = None) -> NetworkView:
+    """``context`` (series' units; ``context[0]`` at position ``start``, by default where the
+    context ends the series) transformed as the run's network reads it."""
+    transform = run_scaler(run)
+    context = np.asarray(context, dtype=np.float64)
+    if start is None:
+        start = int(_data_info(run).get("length") or len(context)) - len(context)
+    fed = transform.transform(context, start)
+    relative = is_relative(run)
+    level = float(fed[-1]) if relative and len(fed) else 0.0
+    return NetworkView(fed - level, level, start + len(context), transform, describe_transforms(transform, relative))
+
+
 def stored_interval(run: Run) -> tuple[float, float] | None:
     """The (low, high) residual quantiles of the run's calibrated 80 % interval, or None."""
     test = (run.metrics or {}).get("test") if isinstance(run.metrics, Mapping) else None

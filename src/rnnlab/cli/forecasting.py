@@ -202,15 +202,15 @@ def explain(
         raise InputError("--target is the target of --backward; give --backward too")
     from ..explain import explain_backward, explain_forward
     from ..explain.render import print_text, render
-    from ..runs import run_scaler
+    from ..runs import network_view
 
     run = load_run(runs_dir, run_id)
     context, w = _context(run, values, window, draw_seed)
-    scaler = run_scaler(run)
-    if scaler.kind != "none":
-        print(f"note: the run scales its values ({scaler.kind}: (x - {scaler.offset:.6g}) / {scaler.scale:.6g}); "
-              "the walk works on the scaled values the network sees", file=sys.stderr)
-        context = scaler.transform(context).tolist()
+    view = network_view(run, context, None if w is None else w.start)
+    if view.note:
+        print(f"note: the network sees transformed values: {view.note}; the walk works on what the network sees",
+              file=sys.stderr)
+        context = view.fed.tolist()
     if getattr(run, "members", None):
         print(f"note: an ensemble of {len(run.members)}; the walk explains member 0", file=sys.stderr)
     if backward:
@@ -227,7 +227,7 @@ def explain(
                 target = true_value(run.config.data, w.end)
             else:
                 raise InputError(f"--backward needs a target: the window {w.start}:{w.end} ends the series; give --target Y")
-        target = float(scaler.transform([target])[0])
+        target = float(view.transform.transform([target], view.after)[0]) - view.level
         t = run.config.train
         if t.optimizer != "sgd":
             print(f"note: the run trains with {t.optimizer}; the update shown is plain SGD with lr {t.lr}",
@@ -236,9 +236,9 @@ def explain(
                                 weight_decay=t.weight_decay if t.optimizer == "sgd" else 0.0)
     else:
         walk = explain_forward(run.model, context, ahead=ahead, decimals=decimals)
-    if scaler.kind != "none":
-        print("note: predictions in the series' units: "
-              + ", ".join(f"{v:.10g}" for v in scaler.inverse((walk.forward if backward else walk).predictions)),
+    if view.note:
+        predictions = (walk.forward if backward else walk).predictions
+        print("note: predictions in the series' units: " + ", ".join(f"{v:.10g}" for v in view.to_series(predictions)),
               file=sys.stderr)
     if out is not None:
         from ..store import write_atomic
