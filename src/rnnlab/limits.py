@@ -42,7 +42,7 @@ LIMITS = {
     "data.context_length": CONTEXT_LENGTH, "data.horizon": HORIZON, "data.season": SEASON,
     "forecast.steps": FORECAST_STEPS, "CSV bytes": CSV_BYTES, "CSV rows": CSV_ROWS,
     "config file bytes": CONFIG_BYTES, "string characters": STRING, "data.components pairs": COMPONENTS,
-    "run name characters": NAME,
+    "run name characters": NAME, "evaluate --stride": STRIDE, "numbers (float32)": FLOAT32_MAX,
 }
 
 
