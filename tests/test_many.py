@@ -242,26 +242,31 @@ def _stored(runs: Path) -> int:
         return 0
 
 
-def test_ctrl_c_keeps_finished_series_and_the_same_command_resumes(tmp_path, capsys):
+@pytest.mark.parametrize("workers", ["0", "2"])  # in this process; the local default's worker processes
+def test_ctrl_c_keeps_finished_series_and_the_same_command_resumes(tmp_path, capsys, workers):
     panel = _panel(6, 72)
     path = write_wide(tmp_path / "p.csv", panel)
     runs = tmp_path / "runs"
-    args = ["fit-many", str(path), "--time-column", "month", "--workers", "0", "--runs-dir", str(runs), "-q",
-            "--steps", "40", "--ensemble", "1", "--horizon", "5", "--seed", "3"]
+    args = ["fit-many", str(path), "--time-column", "month", "--workers", workers, "--runs-dir", str(runs), "-q",
+            "--chunk-size", "1", "--steps", "40", "--ensemble", "1", "--horizon", "5", "--seed", "3"]
     proc = subprocess.Popen([sys.executable, "-m", "rnnlab", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
-    deadline = time.monotonic() + 120
+                            text=True, start_new_session=True)
+    deadline = time.monotonic() + 180
     while _stored(runs) < 1 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
-    proc.send_signal(signal.SIGINT)
+    os.killpg(proc.pid, signal.SIGINT)  # as Ctrl-C in a terminal: the whole process group, workers too
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     assert "interrupted by SIGINT" in err and "Traceback" not in err
     kept = _stored(runs)
     assert 1 <= kept < 6
     assert_consistent(capsys, runs, "p", {r[2] for r in group_rows(runs)})
-    code, _, err = run_cli(capsys, *args)
+    import json
+
+    resume = args[:4] + ["--workers", "0"] + args[6:] + ["--json"]  # where it runs is not part of the config
+    code, out, err = run_cli(capsys, *resume)
     assert code == 0, err
+    assert json.loads(out)["skipped"] == kept and json.loads(out)["stored"] == 6 - kept
     assert_consistent(capsys, runs, "p", set(panel))
 
 

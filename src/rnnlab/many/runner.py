@@ -119,6 +119,8 @@ def fit_many(panel: list[PanelSeries], base: RunConfig, store: RunStore, group: 
     group = groups.check_group(group)
     if workers is not None and workers < 0:
         raise InputError(f"--workers must be >= 0, got {workers}")
+    if workers is not None and cluster is not None:
+        raise InputError("give --workers (processes on this machine) or --cluster (a Dask scheduler), not both")
     if chunk_size is not None and chunk_size < 1:
         raise InputError(f"--chunk-size must be >= 1, got {chunk_size}")
     start = time.perf_counter()
@@ -186,9 +188,17 @@ def _run_dask(todo, store, group, summary, stop, workers, cluster, chunk_size, p
         if cluster is not None:
             client = _connect(distributed, cluster)
         else:
-            local = distributed.LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
-                                             processes=True, dashboard_address="127.0.0.1:0",
-                                             silence_logs=logging.ERROR)
+            # the worker processes start with SIGINT ignored (kept across exec): a Ctrl-C in the
+            # terminal reaches the whole process group, and only this process handles it
+            main = threading.current_thread() is threading.main_thread()
+            previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+            try:
+                local = distributed.LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
+                                                 processes=True, dashboard_address="127.0.0.1:0",
+                                                 silence_logs=logging.ERROR)
+            finally:
+                if main:
+                    signal.signal(signal.SIGINT, previous)
             client = distributed.Client(local)
         try:
             count = len(client.scheduler_info().get("workers", {})) or 1
