@@ -1,19 +1,23 @@
 """The seed's case for an ensemble, members side by side in SIMD lanes (structure of arrays).
 
 ``special.train_many`` trains each member on its own: a scalar chain per member, half of its
-time in libm's tanh. Here the members are taken ``WIDTH`` at a time (a lane group) and every
-array of a group has the member innermost — weights ``th[j, l]`` (P, WIDTH), states
-``hs[t H + i, l]``, gradients ``grad[j, l]`` — so each loop over the lanes is one vector
-operation, and tanh is ``vmath.tanh`` (branch-free, vectorised) instead of libm's. The lane
-groups are spread over the cores (``prange``).
+time in libm's tanh. Here the members are split into one chunk per thread (``prange``), and at
+every step each chunk's members are taken ``WIDTH`` at a time (a lane group) into arrays with
+the member innermost — weights ``th[j, l]`` (P, WIDTH), states ``hs[t H + i, l]``, gradients
+``grad[j, l]`` — so each loop over the lanes is one vector operation, and tanh is
+``vmath.tanh`` (branch-free, vectorised) instead of libm's. The weights are gathered into the
+lanes and scattered back at every step (P values a member, a small cost next to its window).
 
-Each lane is its own member: it draws its windows from its own generator state (``mt.randint``,
-CPython's two ``randint`` calls as in ``special``), so member i draws what the single run with
-seed S + i draws. A group's step runs to the longest window of its lanes; a lane whose window
-is shorter keeps its state after its own length (h_{t+1} = h_t) and adds nothing to its
-gradient for those steps, so its readout sees its own h_T and its gradient is its own window's.
-A member that stops (first non-finite loss; its weights from before the update that made them
-non-finite are put back, as in ``special``) leaves its lane idle: no more draws, no updates.
+Each member draws its window from its own generator state (``mt.randint``, CPython's two
+``randint`` calls as in ``special``), so member i draws what the single run with seed S + i
+draws. A group's step runs to the longest window of its lanes, so the members are sorted by
+this step's window length before they are grouped (a group's windows are then about equally
+long: without the sort a group of 32 runs to about 30 values where the average is 12); a lane
+whose window is shorter keeps its state after its own length (h_{t+1} = h_t) and adds nothing
+to its gradient for those steps, so its readout sees its own h_T and its gradient is its own
+window's. No operation mixes lanes, so a member's numbers do not depend on which group it falls
+in. A member that stops (first non-finite loss; its weights from before the update that made
+them non-finite are put back, as in ``special``) draws no more windows.
 
 What differs from ``special.train_many`` (the exact per-member path):
 
@@ -28,8 +32,8 @@ What differs from ``special.train_many`` (the exact per-member path):
 
 ``applies(config)`` is ``special.applies`` (1-layer rnn, tanh or relu, plain per-sample SGD,
 unit or linear readout, hidden <= 16). The lane count is read from the arrays at run time (a
-compile-time 8 or 32 is unrolled by LLVM and then not vectorised). No ``fastmath``: it would reorder the sums (and break
-vmath's rounding trick); the speed comes from the vectors alone.
+compile-time 8 or 32 is unrolled by LLVM and then not vectorised). No ``fastmath``: it would
+reorder the sums (and break vmath's rounding trick); the speed comes from the vectors alone.
 """
 
 from __future__ import annotations
@@ -38,14 +42,14 @@ import math
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit, prange
+from numba import get_num_threads, njit, prange
 
 from . import special
 from .mt import randint
 from .problem import Problem, storable
 from .vmath import tanh
 
-WIDTH = 32  # members per lane group: 8 AVX2 (4 AVX-512) vectors of float64; measured best of 8, 16, 32
+WIDTH = 32  # members per lane group: 8 AVX2 (4 AVX-512) vectors of float64; the best of 8 and 32 measured
 MAX_HIDDEN = special.MAX_HIDDEN
 TOLERANCE = 1e-9  # max |Δweight| against special.train_many after a few hundred tanh steps
 
@@ -177,115 +181,140 @@ def _backward(units, width, relu, linear, th, grad, hs, xs, dh, da, g, length, T
 
 
 @njit(cache=True, error_model="numpy")
-def _run(units, width, p, w, lrs, losses, rows, done, step0):
-    """Train the group's lanes for len(lrs) steps; lane l is member rows[l] (-1: none)."""
-    H, L = len(units), w.th.shape[1]  # a run-time count: LLVM vectorises the lane loops (a constant 8 is unrolled instead)
-    relu, linear, series, last, low = p.net.relu, p.net.linear, p.series, p.last, p.low
-    th, backup, grad, hs, xs, st = w.th, w.backup, w.grad, w.hs, w.xs, w.st
-    length, target, g, alive = w.length, w.target, w.g, w.alive
-    RW, RB = 3 * H + H * H, 4 * H + H * H
-    P = th.shape[0]
-    for n in range(lrs.shape[0]):
-        # each lane's window from its own generator: context series[start:end], target series[end]
-        Tmax = 0
-        for l in range(L):
-            length[l] = 0
-            if alive[l]:
-                start = randint(st[l], 0, last - low)
-                stop = randint(st[l], start + low, last + 1)
-                end = stop - 1
-                length[l] = end - start
-                target[l] = series[end]
-                Tmax = max(Tmax, end - start)
-                for t in range(end - start):
-                    xs[t, l] = series[start + t]
-        if Tmax == 0:  # every lane stopped
-            break
-        for l in range(L):
-            for t in range(length[l], Tmax):
-                xs[t, l] = 0.0
-        _forward(units, width, relu, th, hs, xs, length, Tmax)
-        top = Tmax * H
-        for l in range(L):
-            if not alive[l]:
-                g[l] = 0.0
-                continue
-            if linear:
-                # ŷ = b + w · h_T
-                y = th[RB, l]
-                for k in range(H):
-                    y += th[RW + k, l] * hs[top + k, l]
-            else:
-                # ŷ = h_T[H-1]
-                y = hs[top + H - 1, l]
-            # loss = e², d(loss)/dŷ = 2 e  (e = ŷ − y)
-            e = y - target[l]
-            g[l] = 2.0 * e
-            loss = e * e
-            losses[rows[l], n] = loss
-            if not storable(loss):  # the member stops here, with its last finite weights
-                restored = 0
-                for j in range(P):
-                    if not storable(th[j, l]):
-                        restored = 1
-                if restored:
-                    for j in range(P):
-                        th[j, l] = backup[j, l]
-                done[rows[l], 0] = step0 + n
-                done[rows[l], 1] = restored
-                alive[l] = 0
-                length[l] = 0
-                g[l] = 0.0
-        _backward(units, width, relu, linear, th, grad, hs, xs, w.dh, w.da, g, length, Tmax)
-        # plain SGD: θ ← θ − lr ∇θ  (lanes that stopped keep their weights)
-        lr = lrs[n]
-        for j in range(P):
-            for l in range(L):
-                backup[j, l] = th[j, l]
-                th[j, l] = th[j, l] - lr * grad[j, l] if alive[l] else th[j, l]
-    for l in range(L):
-        if alive[l]:
-            done[rows[l], 0] = step0 + lrs.shape[0]
-            done[rows[l], 1] = 0
+def _draw(p, st, alive, start, length):
+    """Each live member's window from its own generator (CPython's two randint calls, as in
+    ``special``): context series[start : start + length], target series[start + length]."""
+    for m in range(alive.shape[0]):
+        length[m] = 0
+        if alive[m]:
+            first = randint(st[m], 0, p.last - p.low)
+            stop = randint(st[m], first + p.low, p.last + 1)
+            start[m] = first
+            length[m] = stop - 1 - first
 
 
 @njit(cache=True, error_model="numpy")
+def _step_group(units, width, p, w, members, count, thetas, backup, start, length, alive, lr, losses, rows, n,
+                done, step0):
+    """One step of the members ``members[:count]`` as one lane group: gather their weights into
+    the lanes, forward, loss, backward, SGD, scatter back. Returns the number that stopped."""
+    H, L = len(units), w.th.shape[1]
+    relu, linear, series = p.net.relu, p.net.linear, p.series
+    th, grad, hs, xs, target, g, lane_length = w.th, w.grad, w.hs, w.xs, w.target, w.g, w.length
+    RW, RB = 3 * H + H * H, 4 * H + H * H
+    P = th.shape[0]
+    Tmax = 0
+    for l in range(L):
+        lane_length[l] = 0
+        g[l] = 0.0
+        if l < count:
+            m = members[l]
+            lane_length[l] = length[m]
+            target[l] = series[start[m] + length[m]]
+            Tmax = max(Tmax, length[m])
+            for j in range(P):
+                th[j, l] = thetas[m, j]
+    for l in range(count):
+        m = members[l]
+        for t in range(length[m]):
+            xs[t, l] = series[start[m] + t]
+    for l in range(L):
+        for t in range(lane_length[l], Tmax):
+            xs[t, l] = 0.0
+    _forward(units, width, relu, th, hs, xs, lane_length, Tmax)
+    top = Tmax * H
+    stopped = 0
+    for l in range(count):
+        m = members[l]
+        if linear:
+            # ŷ = b + w · h_T
+            y = th[RB, l]
+            for k in range(H):
+                y += th[RW + k, l] * hs[top + k, l]
+        else:
+            # ŷ = h_T[H-1]
+            y = hs[top + H - 1, l]
+        # loss = e², d(loss)/dŷ = 2 e  (e = ŷ − y)
+        e = y - target[l]
+        loss = e * e
+        losses[rows[m], n] = loss
+        g[l] = 2.0 * e
+        if not storable(loss):  # the member stops here, with its last finite weights
+            restored = 0
+            for j in range(P):
+                if not storable(thetas[m, j]):
+                    restored = 1
+            if restored:
+                for j in range(P):
+                    thetas[m, j] = backup[m, j]
+            done[rows[m], 0] = step0 + n
+            done[rows[m], 1] = restored
+            alive[m] = 0
+            lane_length[l] = 0
+            g[l] = 0.0
+            stopped += 1
+    _backward(units, width, relu, linear, th, grad, hs, xs, w.dh, w.da, g, lane_length, Tmax)
+    # plain SGD: θ ← θ − lr ∇θ  (a member that stopped keeps its weights)
+    for j in range(P):
+        for l in range(L):
+            th[j, l] = th[j, l] - lr * grad[j, l]
+    for l in range(count):
+        m = members[l]
+        if alive[m]:
+            for j in range(P):
+                backup[m, j] = thetas[m, j]
+                thetas[m, j] = th[j, l]
+    return stopped
+
+
+@njit(cache=True, error_model="numpy")
+def _train_chunk(units, width, p, first, stop, thetas, states, step0, lrs, losses, done):
+    """Members first … stop - 1 (those still training) for len(lrs) steps: at each step every
+    member draws its window, the members are sorted by window length, and each run of ``WIDTH``
+    of them is one lane group (so a group's windows are about equally long)."""
+    L, P = len(width), thetas.shape[1]
+    w = _group(units, width, p, P)
+    M = stop - first
+    rows = np.arange(first, stop)
+    th = thetas[first:stop].copy()  # (M, P): this chunk's weights, member by member
+    backup = th.copy()  # (M, P): each member's weights before its last update
+    st = states[first:stop].copy()
+    alive = np.zeros(M, dtype=np.int64)
+    for m in range(M):
+        alive[m] = 1 if done[first + m, 0] >= step0 else 0
+    live = int(alive.sum())
+    start, length = np.zeros(M, dtype=np.int64), np.zeros(M, dtype=np.int64)
+    for n in range(lrs.shape[0]):
+        if live == 0:
+            break
+        _draw(p, st, alive, start, length)
+        order = np.argsort(length, kind="mergesort")  # the stopped members (length 0) first
+        for g0 in range(M - live, M, L):
+            count = min(L, M - g0)
+            live -= _step_group(units, width, p, w, order[g0 : g0 + count], count, th, backup, start, length,
+                                alive, lrs[n], losses, rows, n, done, step0)
+    for m in range(M):
+        if alive[m]:
+            done[first + m, 0] = step0 + lrs.shape[0]
+            done[first + m, 1] = 0
+        thetas[first + m] = th[m]
+        states[first + m] = st[m]
+
+
 def train_many(units, p, thetas, states, step0, lrs, losses, done):
-    """``special.train_many`` with the members in lane groups of ``WIDTH``, the groups over the threads.
+    """``special.train_many`` with the members in lane groups of ``WIDTH``, chunks of members over the threads.
 
     thetas (models, P) and states (models, 625) in and out, losses (models, len(lrs)) out,
     done (models, 2) in and out (steps done, weights restored); a model with fewer than step0
     steps done stopped earlier and is left as it is. ``units`` = ``special.units(hidden_size)``.
     """
-    _train_many(units, _LANES, p.net, p[1:], thetas, states, step0, lrs, losses, done)
+    chunks = max(1, min(get_num_threads(), thetas.shape[0] // WIDTH))  # a chunk of whole groups per thread
+    _train_many(units, _LANES, p.net, p[1:], chunks, thetas, states, step0, lrs, losses, done)
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
-def _train_many(units, width, net, rest, thetas, states, step0, lrs, losses, done):
-    L = len(width)
-    for b in prange((thetas.shape[0] + L - 1) // L):
-        _train_group(units, width, Problem(net, *rest), b * L, thetas, states, step0, lrs, losses, done)
-
-
-@njit(cache=True, error_model="numpy")
-def _train_group(units, width, p, first, thetas, states, step0, lrs, losses, done):
-    """Members first … first + L - 1 (those that exist and still train) as one lane group."""
-    L, P = len(width), thetas.shape[1]
-    w = _group(units, width, p, P)
-    rows = np.full(L, -1, dtype=np.int64)
-    for l in range(L):
-        m = first + l
-        if m < thetas.shape[0] and done[m, 0] >= step0:
-            rows[l] = m
-            w.alive[l] = 1
-            w.st[l, :] = states[m]
-            for j in range(P):
-                w.th[j, l] = thetas[m, j]
-                w.backup[j, l] = thetas[m, j]
-    _run(units, width, p, w, lrs, losses, rows, done, step0)
-    for l in range(L):
-        m = rows[l]
-        if m >= 0:
-            states[m] = w.st[l]
-            for j in range(P):
-                thetas[m, j] = w.th[j, l]
+def _train_many(units, width, net, rest, chunks, thetas, states, step0, lrs, losses, done):
+    M = thetas.shape[0]
+    for c in prange(chunks):
+        _train_chunk(units, width, Problem(net, *rest), c * M // chunks, (c + 1) * M // chunks, thetas, states,
+                     step0, lrs, losses, done)
