@@ -226,3 +226,45 @@ def test_resolve_config_refuses_a_big_config_file(tmp_path, monkeypatch):
     path.write_text(json.dumps({"seed": 1, "train": {"steps": 3}}))
     with pytest.raises(InputError, match="the limit is 10"):
         resolve_config("seed", path)
+
+
+def test_a_large_csv_is_read_in_one_pass_as_cell_by_cell(tmp_path):
+    import numpy as np
+
+    from rnnlab.data.csvfile import _number, read_csv_series
+
+    cells = [" 1.5 ", "1_000", "NA", "2e3", "-0", "", "7", "?", "3.25", "1e-300"]
+    path = tmp_path / "cells.csv"
+    path.write_text("t,v\n" + "".join(f"2020-01-{i + 1:02d},{c}\n" for i, c in enumerate(cells)))
+    series = read_csv_series(str(path), "v", "t", interpolate=True)
+    expected = [_number(c, ".") for c in cells]
+    known = [i for i, v in enumerate(expected) if not np.isnan(v)]
+    np.testing.assert_array_equal(series.values[known], [expected[i] for i in known])
+    assert sorted(series.missing) == [2, 5, 7] and series.frequency == "D"
+    path.write_text("v;w\n" + "".join(f"{c};1\n" for c in ["1,5", "2.000,25", "3"] * 3))  # decimal commas
+    np.testing.assert_array_equal(read_csv_series(str(path), "v").values, [1.5, 2000.25, 3.0] * 3)
+    path.write_text("v\n1\n2\ninf\nx\n5\n")
+    with pytest.raises(InputError, match=r"holds text where numbers were expected \(line 4: 'inf'; line 5: 'x'\)"):
+        read_csv_series(str(path), "v")
+    path.write_text("t,v\n2020-01-02,1\n2020-01-01,2\n2020-01-03,3\n")
+    with pytest.raises(InputError, match="must increase: line 3"):
+        read_csv_series(str(path), "v", "t")
+
+
+def test_the_season_is_detected_once_per_run(tmp_path, runs_dir, cli, monkeypatch):
+    import numpy as np
+
+    from rnnlab.data import prepared
+
+    calls = []
+    real = prepared.autocorrelation
+    monkeypatch.setattr(prepared, "autocorrelation", lambda x: calls.append(len(x)) or real(x))
+    prepared._seasons.clear()
+    path = tmp_path / "s.csv"
+    values = 5 + np.sin(np.arange(120) * 2 * np.pi / 7) + np.random.default_rng(0).normal(0, 0.05, 120)
+    path.write_text("v\n" + "".join(f"{float(v)!r}\n" for v in values))
+    code, out, err = cli("train", "--csv", path, "--column", "v", "--preset", "forecast", "--no-refit",
+                         "--steps", "3", "--seed", "1", "--engine", "torch", "--quiet", "--json")
+    assert code == 0, err
+    assert calls == [120 - 12 - 24]  # the training part (less validation and test), once: the check, the training and the evaluation share it
+    assert json.loads((runs_dir / json.loads(out)["id"] / "run.json").read_text())["data"]["season"] == 7
