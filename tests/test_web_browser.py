@@ -86,6 +86,7 @@ def page(browser, server):
     page = context.new_page()
     errors = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
     page.goto(server + "/")
     page.wait_for_selector("body[data-ready='1']", timeout=60_000)
     yield page

@@ -360,7 +360,7 @@ def test_a_csv_with_two_value_columns_trains_the_chosen_one_in_its_units(open_pa
     page = open_page()
     two = tmp_path / "two.csv"
     two.write_text("when,a,b\n" + "\n".join(f"2020-01-01 {i // 60:02d}:{i % 60:02d},{i % 5},{50 + 4 * np.sin(i / 3):.4f}"
-                                            for i in range(80)) + "\n")
+                                            for i in range(240)) + "\n")
     page.set_input_files("#csv-file", str(two))
     expect(page.locator("#column-label")).to_be_visible()
     assert page.locator("#csv-column option").all_inner_texts() == ["a", "b"]
@@ -376,3 +376,9 @@ def test_a_csv_with_two_value_columns_trains_the_chosen_one_in_its_units(open_pa
     view = HTTP.get(f"{served['base']}/api/runs/{run_id}/forecast").json()
     note = page.locator("[data-key='units']").inner_text()
     assert "sees scaled values" in note and f"{view['context'][2]:.8f}" in note
+    # the chart opens at the end of the series, and the runs table shows the backtest's scores
+    shown = page.evaluate("document.getElementById('forecast-chart').layout.xaxis.range")
+    assert view["window"][1] == 240 and view["forecast_index"][0] == 240  # the forecast past its end
+    assert shown == [view["window"][0] - (240 - view["window"][0]) - 0.5, view["forecast_index"][-1] + 0.5]
+    mae = RunStore(served["runs"]).load(run_id).metrics["test"]["methods"]["model"]["one_step"]["mae"]
+    assert float(page.locator(f"tr[data-run='{run_id}'] td.num").nth(2).inner_text()) == pytest.approx(mae, rel=1e-6)

@@ -19,15 +19,20 @@ from ..data import series_values
 from ..errors import InputError
 from ..explain import explain_forward, render
 from ..model import SequenceModel
-from ..runs import baseline, forecast_values, stored_window
+from ..config import WAVEFORMS
+from ..runs import baseline, forecast_values, prepared_of, series_end, stored_window
 from ..store import Run
 from . import service
 from .service import LIMITS, check_limit
 
 
 def resolve_window(run: Run, length: int, start: int | None, end: int | None) -> tuple[int, int]:
-    """The context window: the given one, or the window the run drew after training."""
+    """The context window: the given one; else a recorded series' last context (its forecast
+    past the end), or the window a waveform run drew after training."""
     if start is None and end is None:
+        if run.config.data.series not in WAVEFORMS:
+            window = series_end(prepared_of(run))
+            return window.start, window.end
         if run.info.get("context"):
             window = stored_window(run)
             return window.start, window.end

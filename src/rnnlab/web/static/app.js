@@ -284,10 +284,11 @@ function drawChart(view) {
     traces.push({ x: xs, y: e.median, name: "ensemble median", mode: "lines", line: { color: "#a15600", dash: "dash" } });
   }
   const last = view.forecast_index[view.forecast_index.length - 1];
-  const span = (view.window[1] - view.window[0]) + view.horizon;
-  // a long recorded series: show its end, where the window and the forecast are (zoom out to see it all)
+  // a long recorded series: show its end, the window with as much history before it, and the
+  // forecast (double-click the chart to see it all)
   const recorded = state.series === "csv" || state.series === "dataset";
-  const range = recorded && view.series_length > 3 * span ? [Math.max(-0.5, view.window[0] - span), last + 0.5] : undefined;
+  const from = view.window[0] - (view.window[1] - view.window[0]) - 0.5;
+  const range = recorded && from > 0 ? [from, last + 0.5] : undefined;
   const layout = {
     margin: { l: 45, r: 10, t: 10, b: 35 }, legend: { orientation: "h", y: 1.08 },
     xaxis: { title: { text: "index" }, range }, yaxis: { title: { text: "value" } },
@@ -718,6 +719,7 @@ async function init() {
     ["forecast.steps", "#horizon"], ["train.ensemble", "#ensemble"]]) {
     $(id).max = options.limits[key];
   }
+  $("#lr").max = options.limits["train.lr"];
   fillSelect("#preset", Object.keys(options.presets));
   $("#preset").value = "seed";
   state.preset = "seed";
