@@ -89,8 +89,9 @@ def browser():
 
 @pytest.fixture
 def open_page(browser, served):
-    """A function: a new page at ``hash`` with the given viewport; every console error fails the test."""
-    contexts, errors = [], []
+    """A function: a new page at ``hash`` with the given viewport; every console error, and every
+    request that leaves the server (the page works offline), fails the test."""
+    contexts, errors, outside = [], [], []
 
     def make(hash_: str = "", width: int = 1280, height: int = 900, **options):
         context = browser.new_context(viewport={"width": width, "height": height}, **options)
@@ -98,6 +99,7 @@ def open_page(browser, served):
         page = context.new_page()
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+        page.on("request", lambda request: request.url.startswith(served["base"] + "/") or outside.append(request.url))
         page.goto(f"{served['base']}/{hash_}")
         page.wait_for_selector("body[data-ready='1']", timeout=60_000)
         return page
@@ -105,7 +107,7 @@ def open_page(browser, served):
     yield make
     for context in contexts:
         context.close()
-    assert errors == []
+    assert errors == [] and outside == []
 
 
 def explain(served, run_id: str, step: int, **window) -> dict:

@@ -3,10 +3,11 @@
 ``create_app`` only assembles: the shared state (``context.Playground``), the same-origin guard,
 the error handlers and the routers of ``routes/``. Library errors become JSON
 ``{"error": "<one line>"}`` with a 4xx status: 400 for a bad value (config, window, horizon,
-weight edit, run id), 404 for a run, training or upload that does not exist, 409 for a stored run
-that cannot be read, 413 for an upload over the limit, 429 for too many trainings at once, 501 for
-an optional part this server does not have (the ``datasets`` extra). Runs are named by id only; no
-parameter is a path, and no error message shows the server's runs directory.
+weight edit, run id, step count), 404 for a run, training, step-by-step training or upload that
+does not exist, 409 for a stored run that cannot be read, 413 for an upload over the limit, 429
+for too many trainings at once, 501 for an optional part this server does not have (the
+``datasets`` extra). Runs are named by id only; no parameter is a path, and no error message
+shows the server's paths (``Playground.redact``).
 """
 
 from __future__ import annotations

@@ -47,21 +47,25 @@ function showStepper(data, rate) {
   stepButtons();
 }
 
+const ACCOUNT_ROWS = 600;  // a bigger model's table stops there (the API has every weight)
+
 function accountRows(last, hand) {
   // one row per weight: before, ∂L/∂θ (autograd, and by hand), the update, after
-  let html = "";
+  let html = "", rows = 0;
   for (const [name, before] of Object.entries(last.before)) {
     const flat = (a) => (Array.isArray(a[0]) ? a.flat() : a);
     const b = flat(before), g = flat(last.gradients[name]), u = flat(last.update[name]);
     const gh = hand ? flat(hand.gradients[name]) : null, after = hand && hand.updated ? flat(hand.updated[name]) : null;
     const cols = Array.isArray(before[0]) ? before[0].length : 1;
     b.forEach((v, k) => {
+      if (rows++ >= ACCOUNT_ROWS) return;
       const index = Array.isArray(before[0]) ? `${Math.floor(k / cols)},${k % cols}` : `${k}`;
       const cell = (col, value) => `<td class="num" data-param="${esc(name)}" data-index="${index}" data-col="${col}" data-value="${value}">${fmt(value)}</td>`;
       html += `<tr><td class="mono">${esc(name)}[${index}]</td>${cell("before", v)}${cell("grad", g[k])}` +
         (gh ? cell("grad_hand", gh[k]) : "") + `${cell("update", u[k])}${cell("after", v + u[k])}` + (after ? cell("after_hand", after[k]) : "") + "</tr>";
     });
   }
+  if (rows > ACCOUNT_ROWS) html += `<tr><td colspan="7" class="note">… the first ${ACCOUNT_ROWS} of ${rows} weights</td></tr>`;
   return html;
 }
 
