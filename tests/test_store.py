@@ -346,3 +346,16 @@ def test_a_csv_run_owns_its_series(tmp_path, runs_dir, cli):
     assert cli("forecast", run_id, "--steps", "3")[1] == before
     run = RunStore(runs_dir).load(run_id)
     assert run.trained_config.data.csv == str(csv) and run.config.data.csv == str(runs_dir / run_id / "series.csv")
+
+
+def test_training_sweeps_what_a_killed_write_left_first(runs_dir, cli):
+    store = RunStore(runs_dir)
+    _, run_id = save_tiny(store)
+    with closing(sqlite3.connect(runs_dir / "runs.db")) as connection, connection:
+        connection.execute("DELETE FROM runs")  # as if killed between the rename and the row
+    (runs_dir / ".tmp-gone-0000").mkdir()  # and a staging directory whose writer is gone
+    code, out, err = cli("train", "--steps", "3", "--seed", "1", "--quiet", "--json")
+    assert code == 0, err
+    assert "note: removed .tmp-gone-0000, left by a write that was killed" in err
+    assert f"note: added {run_id} to the catalog" in err
+    assert {r["id"] for r in store.list()} == {run_id, json.loads(out)["id"]}

@@ -112,6 +112,7 @@ class RunStore:
             raise StoreError(f"runs directory {str(self.root)!r} has {free} bytes free; storing a run needs "
                              f"at least {MIN_FREE_BYTES}")
         self.catalog.probe()
+        self.reconcile()  # what a killed write left is swept now (``notes`` says what)
 
     def list(self) -> list[dict[str, Any]]:
         """Catalog rows, oldest first; runs on disk that the catalog misses are added first."""
@@ -263,7 +264,15 @@ class RunStore:
             from safetensors.torch import save
 
             files["model.safetensors"] = save(result.model.tensors())
-        members = getattr(result, "members", None)
+        member_weights = getattr(result, "member_weights", None)
+        members = None if member_weights else getattr(result, "members", None)
+        if member_weights and len(member_weights) > 1:  # the compiled engine's members: from numpy
+            import numpy as np
+            from safetensors.numpy import save as save_arrays
+
+            arrays = [w.arrays() for w in member_weights]
+            files["ensemble.safetensors"] = save_arrays({name: np.stack([a[name] for a in arrays])
+                                                         for name in arrays[0]})  # (members, *shape)
         if members and len(members) > 1:
             import torch
             from safetensors.torch import save

@@ -305,6 +305,8 @@ def _train_and_store(config, runs_dir, quiet, log, name):
     config = checked(config)  # a bad series or setting fails here, before any output
     store = open_store(runs_dir)
     store.check()  # fail on an unusable runs dir before training, not after
+    for note in store.notes:
+        stderr_console().print(f"note: {note}", soft_wrap=True)
     if why.startswith("auto") and not quiet:
         stderr_console().print(f"engine {engine} ({why})", highlight=False, soft_wrap=True)
     if config.data.series in ("csv", "dataset") and config.preset == "seed" and config.train.batch_size == 1 and not quiet:
