@@ -268,3 +268,9 @@ def test_the_season_is_detected_once_per_run(tmp_path, runs_dir, cli, monkeypatc
     assert code == 0, err
     assert calls == [120 - 12 - 24]  # the training part (less validation and test), once: the check, the training and the evaluation share it
     assert json.loads((runs_dir / json.loads(out)["id"] / "run.json").read_text())["data"]["season"] == 7
+
+
+def test_a_long_run_name_is_refused_before_training(runs_dir, cli):
+    code, out, err = cli("train", "--name", "n" * (limits.NAME + 1), "--steps", "3")
+    assert code == 2 and f"run name must be a string of at most {limits.NAME} characters, got 201" in err
+    assert "Epoch" not in err and not runs_dir.exists()  # nothing trained, nothing stored

@@ -61,6 +61,16 @@ def check_run_id(run_id: str) -> str:
     return run_id
 
 
+def check_name(name: str | None) -> str | None:
+    """A run's name: None, or a string of at most ``limits.NAME`` characters."""
+    from .limits import NAME
+
+    if name is not None and (not isinstance(name, str) or len(name) > NAME):
+        raise InputError(f"run name must be a string of at most {NAME} characters, got {len(str(name))} "
+                         f"characters ({str(name)[:40]!r}...)")
+    return name
+
+
 @dataclass
 class Run:
     """A stored run, loaded: the model is ready to forecast."""
@@ -211,8 +221,7 @@ class RunStore:
         if not isinstance(result, TrainResult):
             raise InputError(f"result must be a TrainResult, got {type(result).__name__}")
         config: RunConfig = result.config
-        if name is not None and (not isinstance(name, str) or len(name) > 200):
-            raise InputError(f"run name must be a string of at most 200 characters, got {str(name)[:40]!r}")
+        check_name(name)
         runfiles.check_root(self.root)
         run_id = self.new_id(config)
         created = datetime.now(timezone.utc).isoformat(timespec="seconds")

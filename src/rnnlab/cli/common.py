@@ -302,6 +302,9 @@ def _train_and_store(config, runs_dir, quiet, log, name):
 
     drawn = config.seed is None
     engine, why = choose_engine(config)
+    from ..store import check_name
+
+    check_name(name)
     config = checked(config)  # a bad series or setting fails here, before any output
     store = open_store(runs_dir)
     store.check()  # fail on an unusable runs dir before training, not after
