@@ -359,3 +359,17 @@ def test_training_sweeps_what_a_killed_write_left_first(runs_dir, cli):
     assert "note: removed .tmp-gone-0000, left by a write that was killed" in err
     assert f"note: added {run_id} to the catalog" in err
     assert {r["id"] for r in store.list()} == {run_id, json.loads(out)["id"]}
+
+
+def test_a_dataset_run_stores_its_series_with_its_dates(runs_dir, cli):
+    pytest.importorskip("statsmodels")
+    code, out, err = cli("train", "--dataset", "nile", "--preset", "forecast", "--no-refit", "--steps", "3",
+                         "--seed", "1", "--engine", "torch", "--quiet", "--json")
+    assert code == 0, err
+    run_id = json.loads(out)["id"]
+    lines = (runs_dir / run_id / "series.csv").read_text().splitlines()
+    assert lines[0] == "time,value" and lines[1] == "1871-01-01,1120.0" and len(lines) == 101
+    run = RunStore(runs_dir).load(run_id)
+    assert run.config.data.series == "csv" and run.trained_config.data.dataset == "nile"
+    code, out, err = cli("forecast", run_id, "--steps", "2")
+    assert code == 0 and out.startswith("1971-01-01"), err
