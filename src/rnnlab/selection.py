@@ -73,7 +73,9 @@ def validation_score(result: TrainResult, config: RunConfig) -> float | None:
         return None
     origins = list(range(max(split.train_end, length), split.val_end))
     steps = min(config.data.horizon, split.val_size)
-    members = getattr(result, "members", None) or [result.model]
+    # the compiled engine's ArrayModels where there are (no torch), else the torch modules
+    members = (getattr(result, "member_weights", None) or getattr(result, "members", None)
+               or [getattr(result, "weights", None) or result.model])
     for model in members:
         if hasattr(model, "eval"):  # a torch module: no dropout while forecasting
             model.eval()

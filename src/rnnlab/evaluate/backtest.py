@@ -136,7 +136,8 @@ def evaluate_result(result) -> dict:
     if not result.history:
         return {}
     config = result.config
-    members = getattr(result, "members", None) or ()
+    # the compiled engine's members as ArrayModels (no torch), else the torch modules
+    members = getattr(result, "member_weights", None) or getattr(result, "members", None) or ()
     model = getattr(result, "weights", None) or result.model  # the compiled engine's ArrayModel: no torch
     metrics = evaluate_run(model, config, result.data, members=members, statistical=False)
     if len(members) > 1:

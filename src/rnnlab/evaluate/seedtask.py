@@ -95,7 +95,7 @@ def evaluate_ensemble(config: RunConfig, members: Sequence[SequenceModel], steps
         contexts[i, : w.length] = scaler.transform(series[w.start : w.end])
     lengths = np.array([w.length for w in windows], dtype=np.int64)
     lay = layout(config.model)
-    thetas = np.stack([lay.pack(m.tensors()) for m in members])  # (members, P)
+    thetas = np.stack([lay.pack(m.arrays() if hasattr(m, "arrays") else m.tensors()) for m in members])  # (members, P)
     out = np.zeros((len(members), len(windows), steps))
     loop.forecast_many(lay.net, thetas, contexts, lengths, steps, out)
     out = scaler.inverse(out)  # (members, windows, steps)

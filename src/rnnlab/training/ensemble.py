@@ -115,7 +115,36 @@ def _train_compiled(config, seeds, on_step, should_stop) -> EnsembleResult:
     fields = result_fields(config, run.prepared)
     fields["warnings"] = []  # the members' readout warning is not repeated
     message = run.message or diverged_summary(run.diverged, len(seeds))
-    return EnsembleResult(
-        config, run.models[0], run.history, run.status, run.seconds, run.context, message, **fields,
-        validation=run.validation, best_step=run.best_step, members=run.models, seeds=list(seeds), diverged=run.diverged,
+    result = CompiledEnsembleResult(
+        config, None, run.history, run.status, run.seconds, run.context, message, **fields,
+        validation=run.validation, best_step=run.best_step, weights=run.weights[0], members=None,
+        seeds=list(seeds), diverged=run.diverged,
     )
+    result.member_weights = run.weights
+    return result
+
+
+class CompiledEnsembleResult(EnsembleResult):
+    """An ``EnsembleResult`` of the compiled engine: ``member_weights`` (an ``ArrayModel`` per
+    member) are the trained members, evaluated and stored without torch; ``members`` and
+    ``model`` (torch's ``SequenceModel`` of each, the same float32 weights) are built when first read."""
+
+    member_weights: list = []
+
+    @property
+    def members(self) -> list:
+        if self._members is None:
+            self._members = [w.to_torch() for w in self.member_weights]
+        return self._members
+
+    @members.setter
+    def members(self, value) -> None:
+        self._members = value
+
+    @property
+    def model(self):
+        return self.members[0]
+
+    @model.setter
+    def model(self, value) -> None:
+        pass  # always member 0
