@@ -152,3 +152,28 @@ def test_mase_is_undefined_on_an_exactly_repeating_training_part():
     train = np.sin(np.arange(100) * 2 * np.pi / 10)
     assert mase_scale(train, 10) == 0.0
     assert metrics(np.ones((2, 2)), np.zeros((2, 2)), mase_scale(train, 10))["mase"] is None
+
+
+def test_statistical_scores_of_a_stored_backtest_equal_the_backtest_s_own(tmp_path):
+    from rnnlab.evaluate.backtest import statistical_scores
+
+    t = np.arange(60)
+    values = 50 + 0.3 * t + 5 * np.sin(2 * np.pi * t / 12) + np.random.default_rng(1).normal(size=60)
+    data = DataConfig(series="csv", csv=csv_series(tmp_path, values), horizon=6, season=12, context_length=12)
+    prepared = prepare(data)
+    result = evaluate_test(model(), prepared, horizon=6, stride=3)
+    assert {"ets", "arima"} <= set(result["methods"])
+    from rnnlab.evaluate.statistical import statistical_forecasts
+
+    again = statistical_scores(values, prepared.split.train_end, result)
+    origins = [48, 51, 54]  # the test part's origins at stride 3 with 6 values after each
+    direct = statistical_forecasts(values, prepared.split.train_end, origins, 6, 12)
+    truth = np.array([values[o : o + 6] for o in origins])
+    scale = mase_scale(values[: prepared.split.train_end], 12)
+    for name in ("ets", "arima"):
+        expected = np.mean(np.abs(direct[name] - truth)) / scale
+        assert again[name]["all_steps"]["mase"] == pytest.approx(expected, rel=1e-9)
+        # the backtest's own fit, earlier in the process, agrees to the optimiser's tolerance
+        assert again[name]["all_steps"]["mase"] == pytest.approx(result["methods"][name]["all_steps"]["mase"], rel=1e-2)
+    without = evaluate_test(model(), prepared, horizon=6, stride=3, statistical=False)
+    assert set(without["methods"]) == {"model", "naive", "seasonal_naive", "ar"}
