@@ -139,6 +139,11 @@ def test_the_interval_is_calibrated_on_backtest_residuals():
     # too narrow a band: the coverage counted says so
     narrow = calibrate_interval(residuals, scaled, scaled + 3 * residuals, Transform(), np.zeros(origins, dtype=int))
     assert narrow["coverage"] < 0.5
+    # two origins: the interval from every step's residual, its coverage not measured
+    few = calibrate_interval(residuals[:2], scaled[:2], truth[:2], Transform(), np.zeros(2, dtype=int))
+    low, high = np.quantile((residuals[:2] / growth).ravel(), [0.1, 0.9])
+    assert few["low"] == pytest.approx(low) and few["high"] == pytest.approx(high) and few["coverage"] is None
+    assert "too few to measure its coverage" in few["note"]
 
 
 def test_a_series_too_short_for_one_window_names_the_minimum(tmp_path):

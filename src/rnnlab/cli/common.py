@@ -117,8 +117,8 @@ HorizonOpt = Annotated[Optional[int], typer.Option(
 ValFractionOpt = Annotated[Optional[float], typer.Option("--val-fraction", help="Fraction held out for validation.")]
 TestFractionOpt = Annotated[Optional[float], typer.Option("--test-fraction", help="Fraction held out for testing.")]
 ScalingOpt = Annotated[Optional[str], typer.Option("--scaling", help="auto, none, standard, minmax or changes.")]
-TransformOpt = Annotated[Optional[str], typer.Option("--transform", help="auto, none or log (before anything else).")]
-SeasonalOpt = Annotated[Optional[str], typer.Option("--seasonal", help="auto, none or classical (seasonal indices).")]
+TransformOpt = Annotated[Optional[str], typer.Option("--transform", help="auto, none, log or boxcox (before anything else).")]
+SeasonalOpt = Annotated[Optional[str], typer.Option("--seasonal", help="auto, none, classical (seasonal indices) or stl.")]
 LevelOpt = Annotated[Optional[str], typer.Option(
     "--level", help="auto, none or last: read each context relative to its last value.")]
 RefitOpt = Annotated[Optional[bool], typer.Option(

@@ -96,7 +96,9 @@ def forecast(
             "context": context,
             "forecast": predicted.tolist(),
         }
-        if band is not None:
+        if band is not None and result.calibrated:  # the 80 % interval calibrated on the backtest
+            data["interval"] = {"level": 0.8, "low": band["low"].tolist(), "high": band["high"].tolist()}
+        elif band is not None:
             data["ensemble"] = {"members": len(run.members), "median": band["median"].tolist(),
                                 "p10": band["low"].tolist(), "p90": band["high"].tolist()}
         echo_json(data)
@@ -105,7 +107,9 @@ def forecast(
         print(value)
     print("----------------------------------")
     if band is not None:
-        stderr_console().print(f"ensemble of {len(run.members)}: median, 10 % and 90 % of the members", highlight=False)
+        what = ("80 % interval calibrated on the backtest" if result.calibrated
+                else f"ensemble of {len(run.members)}: median, 10 % and 90 % of the members")
+        stderr_console().print(f"forecast, {what}", highlight=False)
         for median, low, high in zip(band["median"], band["low"], band["high"]):
             print(f"{float(median)}\t{float(low)}\t{float(high)}")
         return

@@ -7,7 +7,9 @@ the pooled residuals, times √h, added to the forecast and mapped back, give th
 
 Its coverage is measured honestly: the quantiles are fitted on the earlier half of the origins
 and the coverage counted on the later half; the interval stored for forecasting is then fitted
-on every origin.
+on every origin. With fewer than 4 origins the interval is fitted on all of them (every step's
+residual counts) and its coverage is not measured; without any origin there is none (an
+ensemble's forecast then carries its members' 10–90 % spread).
 """
 
 from __future__ import annotations
@@ -37,8 +39,13 @@ def calibrate_interval(residuals: np.ndarray, scaled: np.ndarray, truth: np.ndar
     coverage on the later half of the origins; see the module docstring."""
     count = len(residuals)
     result: dict = {"level": LEVEL, "origins": count}
-    if count < 4:
-        result.update(low=None, high=None, coverage=None, note="too few backtest origins to calibrate an interval")
+    if count < 1:
+        result.update(low=None, high=None, coverage=None, note="no backtest origin to calibrate an interval")
+        return result
+    if count < 4:  # the residuals of every step still give the interval; too few origins to count its coverage
+        low, high = _quantiles(residuals)
+        result.update(low=low, high=high, coverage=None,
+                      note=f"calibrated on {count} backtest origin(s); too few to measure its coverage")
         return result
     half = count // 2
     low, high = _quantiles(residuals[:half])
