@@ -78,3 +78,23 @@ def test_rnnlab_compile_runs_every_code_path_once():
     report = json.loads(out.stdout)
     assert len(report["cases"]) == 5 and all(case["seconds"] >= 0 for case in report["cases"])
     assert "compiled the seed's case" in out.stderr
+
+
+def test_cached_code_of_other_sources_is_removed(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    import rnnlab.fast as fast
+
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    folder = fast._cache_dirs(Path(fast.__file__).resolve().parent)[-1]
+    folder.mkdir(parents=True)
+    (folder / "loop.train_many-1.py311.nbi").write_bytes(b"index")
+    (folder / "loop.train_many-1.py311.1.nbc").write_bytes(b"code")
+    (folder / fast.STAMP).write_text("the hash of other sources")
+    fast._fresh_cache()
+    assert not list(folder.glob("*.nb*"))  # compiled from other sources: removed
+    digest = (folder / fast.STAMP).read_text()
+    assert len(digest) == 64 and digest != "the hash of other sources"
+    (folder / "loop.train_many-1.py311.nbi").write_bytes(b"index")
+    fast._fresh_cache()
+    assert (folder / "loop.train_many-1.py311.nbi").exists()  # these sources: kept
