@@ -3,7 +3,9 @@ LocalCluster, one worker process per core, one thread each), for 1 worker and fo
 
 Reports series per second for each (over the whole command, cluster start included, and over
 the fitting alone: first result to last), the speed-up, and the overhead of the chunk size (series
-per task) on a part of the panel. Small training settings keep the run to minutes: preset auto
+per task) on a part of the panel. On a shared machine the wall clock says how much CPU the
+workers got: the benchmark also reports the workers' CPU seconds per series (``getrusage`` of
+the finished worker processes) and their share of the cores, and the load average. Small training settings keep the run to minutes: preset auto
 with ``train.steps`` 20, ``train.ensemble`` 1 and ``data.horizon`` 6 (the default preset, 200
 steps × 3 members with the refit and the backtest, takes seconds per series here).
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -51,16 +54,21 @@ def fit(panel, path: Path, runs: Path, workers: int, chunk_size: int | None = No
     base = resolve_config("auto", None, {**SETTINGS, "data.series": "csv", "data.csv": str(path),
                                          "data.time_column": "month"})
     stamps: list[float] = []
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)  # the worker processes count once they are joined
     start = time.perf_counter()
     summary = fit_many(panel, base, RunStore(runs), "bench", workers=workers, chunk_size=chunk_size,
                        on_progress=lambda done, total: stamps.append(time.perf_counter()))
     wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     results = stamps[1:]  # the first call comes before any work
     fitting = results[-1] - results[0] if len(results) > 1 else float("nan")
     done_between = len(summary.stored) - summary.chunk_size  # the first result's chunk came before the clock
     return {"workers": summary.workers, "chunk": summary.chunk_size, "stored": len(summary.stored),
             "failed": len(summary.failed), "wall": wall, "per_s": len(summary.stored) / wall,
-            "fit_per_s": done_between / fitting if fitting == fitting and fitting > 0 else float("nan")}
+            "fit_per_s": done_between / fitting if fitting == fitting and fitting > 0 else float("nan"),
+            "cpu_per_series": cpu / max(1, len(summary.stored)), "cpu_share": cpu / (wall * max(1, workers)),
+            "load": os.getloadavg()[0]}
 
 
 def main() -> int:
@@ -83,7 +91,8 @@ def main() -> int:
             rows.append(row)
             print(f"workers {row['workers']}  chunk {row['chunk']}  stored {row['stored']}  failed {row['failed']}  "
                   f"{row['wall']:.1f} s  {row['per_s']:.2f} series/s (whole command)  "
-                  f"{row['fit_per_s']:.2f} series/s (fitting)", flush=True)
+                  f"{row['fit_per_s']:.2f} series/s (fitting)  workers' CPU {row['cpu_per_series']:.3f} s/series, "
+                  f"{100 * row['cpu_share']:.0f} % of {workers} core(s)  load average {row['load']:.1f}", flush=True)
         one, two = rows
         print(f"speed-up 2 workers / 1: {two['per_s'] / one['per_s']:.2f}x (whole command), "
               f"{two['fit_per_s'] / one['fit_per_s']:.2f}x (fitting)", flush=True)
