@@ -137,6 +137,7 @@ def fit_many(panel: list[PanelSeries], base: RunConfig, store: RunStore, group: 
             summary.skipped[task.series_id] = entry["run_id"]
         else:
             todo.append(task)
+
     def progress() -> None:
         if on_progress is not None:
             on_progress(len(summary.stored) + len(summary.skipped) + len(summary.failed), len(tasks))
