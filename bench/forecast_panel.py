@@ -89,7 +89,7 @@ def rnnlab_method(seed: int):
             interval = answer.get("interval")
             if interval:
                 BANDS.setdefault((series.name, len(train)), []).append(
-                    (np.asarray(interval["low"], float), np.asarray(interval["high"], float)))
+                    (np.asarray(interval["low"], float), np.asarray(interval["high"], float), forecast))
             with contextlib.redirect_stdout(out := io.StringIO()), contextlib.redirect_stderr(messages):
                 if main(["runs", "show", "latest", "--json", "--runs-dir", runs]) == 0:
                     chosen = (json.loads(out.getvalue()).get("metrics") or {}).get("selection", {}).get("chosen")
@@ -222,15 +222,20 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(f"rnnlab train+forecast wall time per origin: median {statistics.median(TIMES):.1f} s "
                      f"(min {min(TIMES):.1f} s, max {max(TIMES):.1f} s, {len(TIMES)} runs); "
                      f"whole benchmark {time.perf_counter() - started:.0f} s.")
-    inside = total = 0
+    widths = (1.0, 1.25, 1.5, 2.0)  # the interval, and the same widened around the forecast
+    inside, total = dict.fromkeys(widths, 0), 0
     for s in series_list:
         for origin in panel.origins(s):
             truth = s.values[origin : origin + s.horizon]
-            for low, high in BANDS.get((s.name, origin), []):
-                inside += int(np.sum((truth >= np.minimum(low, high)) & (truth <= np.maximum(low, high))))
+            for low, high, forecast in BANDS.get((s.name, origin), []):
+                for k in widths:
+                    lo, hi = forecast - k * (forecast - low), forecast + k * (high - forecast)
+                    inside[k] += int(np.sum((truth >= np.minimum(lo, hi)) & (truth <= np.maximum(lo, hi))))
                 total += len(truth)
     if total:
-        lines.append(f"rnnlab 80 % interval: {100 * inside / total:.1f} % of the {total} true values inside.")
+        lines.append(f"rnnlab 80 % interval: {100 * inside[1.0] / total:.1f} % of the {total} true values inside "
+                     "(the same widened around the forecast: "
+                     + ", ".join(f"×{k:g} {100 * inside[k] / total:.1f} %" for k in widths[1:]) + ").")
     if CHOICES:
         counts = {name: CHOICES.count(name) for name in dict.fromkeys(CHOICES)}
         lines.append("rnnlab automatic choice, runs per candidate: "
