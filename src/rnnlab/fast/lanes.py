@@ -77,7 +77,7 @@ class Group(NamedTuple):
     hs: np.ndarray  # ((last + 2) H, L): h_0 … h_T, hs[t H + i, l]
     xs: np.ndarray  # (last + 1, L): the inputs, 0 after a lane's own window
     dh: np.ndarray  # (H, L)
-    da: np.ndarray  # (H, L)
+    da: np.ndarray  # ((last + 1) H, L): d(loss)/da_t of every step, da[t H + i, l]
     st: np.ndarray  # int64 (L, 625): the generator states
     length: np.ndarray  # int64 (L,): this step's context length T per lane (0: idle)
     target: np.ndarray  # (L,)
@@ -90,7 +90,7 @@ def _group(units, width, p, P):
     H, L = len(units), len(width)
     T = p.last + 1
     return Group(np.zeros((P, L)), np.zeros((P, L)), np.zeros((P, L)), np.zeros(((T + 1) * H, L)),
-                 np.zeros((T, L)), np.zeros((H, L)), np.zeros((H, L)), np.zeros((L, 625), dtype=np.int64),
+                 np.zeros((T, L)), np.zeros((H, L)), np.zeros((T * H, L)), np.zeros((L, 625), dtype=np.int64),
                  np.zeros(L, dtype=np.int64), np.zeros(L), np.zeros(L), np.zeros(L, dtype=np.int64))
 
 
@@ -152,8 +152,9 @@ def _backward(units, width, relu, linear, th, grad, hs, xs, dh, da, g, length, T
         for l in range(L):
             # dh_T[H-1] += g
             dh[H - 1, l] = 0.0 + g[l]
+    # back through time: da_t of every step (the recurrence), then the weights' gradients
     for t in range(Tmax - 1, -1, -1):
-        now, nxt = t * H, (t + 1) * H
+        nxt = (t + 1) * H
         for i in range(H):
             for l in range(L):
                 h = hs[nxt + i, l]
@@ -162,22 +163,32 @@ def _backward(units, width, relu, linear, th, grad, hs, xs, dh, da, g, length, T
                     d = dh[i, l] if h > 0.0 else 0.0
                 else:
                     d = dh[i, l] * (1.0 - h * h)
-                d = d if t < length[l] else 0.0
-                da[i, l] = d
-                # db_ih += da,  db_hh += da,  dW_ih += da x_t,  dW_hh += da h_{t-1}ᵀ
-                grad[BIH + i, l] += d
-                grad[BHH + i, l] += d
-                grad[WIH + i, l] += d * xs[t, l]
-                for k in range(H):
-                    grad[WHH + i * H + k, l] += d * hs[now + k, l]
+                da[t * H + i, l] = d if t < length[l] else 0.0
         if t > 0:
             for k in range(H):
                 for l in range(L):
                     # dh_{t-1} = W_hhᵀ da (kept as it is after the lane's length)
                     s = 0.0
                     for i in range(H):
-                        s += th[WHH + i * H + k, l] * da[i, l]
+                        s += th[WHH + i * H + k, l] * da[t * H + i, l]
                     dh[k, l] = s if t < length[l] else dh[k, l]
+    # db_ih += da_t,  db_hh += da_t,  dW_ih += da_t x_t,  dW_hh += da_t h_{t-1}ᵀ, summed from t = T − 1
+    # down to 0 as the loop above runs (the same sums in the same order, one gradient row at a time:
+    # each innermost loop writes one row, so it is vector code)
+    for i in range(H):
+        for t in range(Tmax - 1, -1, -1):
+            for l in range(L):
+                grad[BIH + i, l] += da[t * H + i, l]
+        for t in range(Tmax - 1, -1, -1):
+            for l in range(L):
+                grad[BHH + i, l] += da[t * H + i, l]
+        for t in range(Tmax - 1, -1, -1):
+            for l in range(L):
+                grad[WIH + i, l] += da[t * H + i, l] * xs[t, l]
+        for k in range(H):
+            for t in range(Tmax - 1, -1, -1):
+                for l in range(L):
+                    grad[WHH + i * H + k, l] += da[t * H + i, l] * hs[t * H + k, l]
 
 
 @njit(cache=True, error_model="numpy")
