@@ -108,7 +108,7 @@ def test_a_stored_config_past_a_limit_is_a_corrupt_run(runs_dir):
 @pytest.mark.parametrize("args,message", [
     (["train", "--hidden-size", "100000"], "model.hidden_size must be <= 1024, got 100000"),
     (["train", "--num-layers", "50"], "model.num_layers must be <= 4, got 50"),
-    (["train", "--ensemble", "100000"], "train.ensemble must be <= 100, got 100000"),
+    (["train", "--ensemble", "100000"], "train.ensemble must be <= 10000, got 100000"),
     (["train", "--steps", "100000000000"], "train.steps must be <= 10000000, got 100000000000"),
     (["train", "--periods", "100000000"], "data.periods must be <= 1000000, got 100000000"),
     (["train", "--lr", "1e39"], "train.lr must be a finite number within float32 range (|x| <= 3.4e38), got 1e+39"),
@@ -167,7 +167,7 @@ def test_file_sizes_and_rows_have_limits(tmp_path, cli, monkeypatch):
 def test_help_quotes_the_limits(cli):
     code, out, err = cli("train", "--help")
     text = " ".join(out.split())
-    for quoted in ("1..1024", "1..4", "1..10,000,000", "1..100)", "1,000,000 bytes", "200,000,000 bytes",
+    for quoted in ("1..1024", "1..4", "1..10,000,000", "1..10,000)", "1,000,000 bytes", "200,000,000 bytes",
                    "5,000,000 rows"):
         assert quoted in text, quoted
     code, out, err = cli("forecast", "--help")

@@ -136,7 +136,7 @@ DropoutOpt = Annotated[Optional[float], typer.Option("--dropout", help="Dropout 
 EngineOpt = Annotated[Optional[str], typer.Option(
     "--engine", help="auto (default: fast wherever it supports the config, except the seed's own loop), torch (the reference) or fast (compiled, CPU, float64, small models).")]
 EnsembleOpt = Annotated[Optional[int], typer.Option(
-    "--ensemble", help=f"Train N models from seeds S…S+N-1 as one run (1..{limits.ENSEMBLE}); forecasts give "
+    "--ensemble", help=f"Train N models from seeds S…S+N-1 as one run (1..{limits.ENSEMBLE:,}); forecasts give "
                        "median and 10-90 % band.")]
 
 
