@@ -76,7 +76,7 @@ def test_rnnlab_compile_runs_every_code_path_once():
                          capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
-    assert len(report["cases"]) == 5 and all(case["seconds"] >= 0 for case in report["cases"])
+    assert len(report["cases"]) == 6 and all(case["seconds"] >= 0 for case in report["cases"])
     assert "compiled the seed's case" in out.stderr
 
 

@@ -52,9 +52,9 @@ class ArrayModel:
             raise InputError(f"steps must be >= 1, got {steps}")
         # as the torch path: the inputs are float32 values
         contexts = np.ascontiguousarray(contexts, dtype=np.float32).astype(np.float64)
-        out = np.zeros((1, contexts.shape[0], steps))
-        loop.forecast_many(self.layout.net, self.theta[None, :], contexts, lengths.astype(np.int64), steps, out)
-        return out[0].astype(np.float32).astype(np.float64)  # the float32 values a stored model gives
+        out = np.zeros((contexts.shape[0], steps))
+        loop.forecast_one(self.layout.net, self.theta, contexts, lengths.astype(np.int64), steps, out)
+        return out.astype(np.float32).astype(np.float64)  # the float32 values a stored model gives
 
     def forecast_batch(self, contexts, steps: int, relative: bool = False) -> np.ndarray:
         """``forecasting.forecast_batch`` for this model: contexts (batch, time) -> (batch, steps)."""

@@ -5,8 +5,8 @@ cache (``__pycache__`` beside the sources, or ``$NUMBA_CACHE_DIR``); every later
 from there instead of compiling. ``compile_engine`` runs each code path a command can take once,
 on a tiny problem, so that a user's first command loads instead of compiling:
 
-- the seed's case (``fast.special``: a one-layer rnn of 4 units, per-sample SGD), and the same
-  case in SIMD lanes (``fast.lanes``, ensembles of ``lanes.WIDTH`` or more);
+- the seed's case (``fast.special``: a one-layer rnn of 4 units, per-sample SGD) for one model and
+  for a few, and the same case in SIMD lanes (``fast.lanes``, ensembles of ``lanes.WIDTH`` or more);
 - the general loop (``fast.loop``: every cell, minibatches and the full batch, Adam, rollout
   training), with the forecast the evaluation uses (``forecast_many``);
 - real series: fixed contexts read relative to their last value, validation and early stopping.
@@ -33,6 +33,7 @@ def _cases() -> list[tuple[str, RunConfig]]:
 
     return [
         ("the seed's case", apply_overrides(seed, tiny)),
+        ("small ensembles of the seed's case", apply_overrides(seed, {**tiny, "train.ensemble": 2})),
         ("ensembles in SIMD lanes", apply_overrides(seed, {**tiny, "train.ensemble": lanes.WIDTH})),
         ("the general loop: minibatches, Adam, rollout", apply_overrides(seed, {
             **tiny, "model.cell": "gru", "model.readout": "linear", "train.optimizer": "adam",

@@ -163,6 +163,15 @@ def train_many(p, thetas, states, step0, lrs, ms, vs, losses, done):
     _train_many(p.net, p[1:], thetas, states, step0, lrs, ms, vs, losses, done)
 
 
+@njit(cache=True, error_model="numpy")
+def train_one(p, thetas, states, step0, lrs, ms, vs, losses, done):
+    """``train_many`` for a single model (row 0), with no parallel region (nor thread start-up)."""
+    if done[0, 0] >= step0:
+        steps, restored = train_steps(p, thetas[0], states[0], step0, lrs, ms[0], vs[0], losses[0])
+        done[0, 0] = step0 + steps
+        done[0, 1] = restored
+
+
 @njit(cache=True, error_model="numpy", parallel=True)
 def _train_many(net, rest, thetas, states, step0, lrs, ms, vs, losses, done):
     for n in prange(thetas.shape[0]):
@@ -182,21 +191,27 @@ def forecast_many(net, thetas, contexts, lengths, steps, out):
     (models, count, steps); the state is carried forward and each prediction is fed back as the
     next input.
     """
-    max_time, layers = contexts.shape[1] + steps, net.layers
     for n in prange(thetas.shape[0]):
-        work = workspace(net, max_time)
-        theta = thetas[n]
-        for c in range(contexts.shape[0]):
-            T = lengths[c]
-            for l in range(layers):
-                # h_0 = 0, c_0 = 0
-                work.hs[l, 0, :] = 0.0
-                work.cs[l, 0, :] = 0.0
-            y = 0.0
-            for t in range(T):
-                y = step(net, theta, contexts[c, t], t, work)
-            out[n, c, 0] = y
-            for k in range(1, steps):
-                # x_t = ŷ_{t-1}, fed back
-                y = step(net, theta, y, T + k - 1, work)
-                out[n, c, k] = y
+        forecast_one(net, thetas[n], contexts, lengths, steps, out[n])
+
+
+@njit(cache=True, error_model="numpy")
+def forecast_one(net, theta, contexts, lengths, steps, out):
+    """``forecast_many`` for one model (out: (count, steps)), with no parallel region: what one
+    model's evaluation calls, many times over, without waking the threads."""
+    max_time, layers = contexts.shape[1] + steps, net.layers
+    work = workspace(net, max_time)
+    for c in range(contexts.shape[0]):
+        T = lengths[c]
+        for l in range(layers):
+            # h_0 = 0, c_0 = 0
+            work.hs[l, 0, :] = 0.0
+            work.cs[l, 0, :] = 0.0
+        y = 0.0
+        for t in range(T):
+            y = step(net, theta, contexts[c, t], t, work)
+        out[c, 0] = y
+        for k in range(1, steps):
+            # x_t = ŷ_{t-1}, fed back
+            y = step(net, theta, y, T + k - 1, work)
+            out[c, k] = y

@@ -188,6 +188,18 @@ def train_many(units, p, thetas, states, step0, lrs, losses, done):
     _train_many(units, p.net, p[1:], thetas, states, step0, lrs, losses, done)
 
 
+@njit(cache=True, error_model="numpy")
+def train_one(units, p, thetas, states, step0, lrs, losses, done):
+    """``train_many`` for a single model (row 0), with no parallel region (nor thread start-up)."""
+    if done[0, 0] >= step0:
+        th, st = thetas[0].copy(), states[0].copy()
+        steps, restored = _run(units, p, th, st, lrs, losses[0], _scratch(units, p, th))
+        thetas[0] = th
+        states[0] = st
+        done[0, 0] = step0 + steps
+        done[0, 1] = restored
+
+
 @njit(cache=True, error_model="numpy", parallel=True)
 def _train_many(units, net, rest, thetas, states, step0, lrs, losses, done):
     for n in prange(thetas.shape[0]):

@@ -207,9 +207,10 @@ def run_compiled(
             if seed_case and count >= lanes.WIDTH and not exact:  # many members side by side in SIMD lanes
                 lanes.train_many(units, p, thetas, states, step0, lrs, losses, done)
             elif seed_case:  # the seed's case, compiled on its own (same numbers)
-                special.train_many(units, p, thetas, states, step0, lrs, losses, done)
+                (special.train_one if count == 1 else special.train_many)(units, p, thetas, states, step0, lrs, losses, done)
             else:
-                loop.train_many(p, thetas, states, step0, lrs, moments[0], moments[1], losses, done)
+                (loop.train_one if count == 1 else loop.train_many)(p, thetas, states, step0, lrs, moments[0], moments[1],
+                                                                   losses, done)
             medians = _medians(losses)
             for i, median in enumerate(medians):
                 history.append(median)
