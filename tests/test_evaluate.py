@@ -177,3 +177,20 @@ def test_statistical_scores_of_a_stored_backtest_equal_the_backtest_s_own(tmp_pa
         assert again[name]["all_steps"]["mase"] == pytest.approx(result["methods"][name]["all_steps"]["mase"], rel=1e-2)
     without = evaluate_test(model(), prepared, horizon=6, stride=3, statistical=False)
     assert set(without["methods"]) == {"model", "naive", "seasonal_naive", "ar"}
+
+
+def test_a_long_test_part_is_sampled_by_a_wider_stride(tmp_path, monkeypatch):
+    from rnnlab.evaluate import backtest
+
+    values = 10 + np.sin(np.arange(200) / 3.0)
+    data = DataConfig(series="csv", csv=csv_series(tmp_path, values), val_fraction=0.0, test_fraction=0.25,
+                      horizon=2, season=2, context_length=4, scaling="minmax")
+    prepared = prepare(data)
+    every = evaluate_test(model(), prepared, horizon=2, ar_order=1)
+    monkeypatch.setattr(backtest, "MAX_ORIGINS", 10)
+    sampled = evaluate_test(model(), prepared, horizon=2, ar_order=1)
+    assert every["origins"] == 49 and every["stride"] == 1
+    assert sampled["stride"] == 5 and sampled["origins"] == 10  # every 5th of the 49 origins
+    naive = [values[o - 1] for o in range(150, 199, 5)]  # the naive forecast at the sampled origins
+    truth = [values[o] for o in range(150, 199, 5)]
+    assert sampled["methods"]["naive"]["one_step"]["mae"] == pytest.approx(np.mean(np.abs(np.subtract(naive, truth))))

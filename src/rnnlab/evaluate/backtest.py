@@ -7,6 +7,10 @@ sees the values before t and forecasts the next K = ``data.horizon`` values. Sco
 The methods: the network (context: the last ``context_length`` values, or the whole history
 for variable-length windows; fed back K−1 times; outputs unscaled), naive, seasonal naive and
 AR(p) (``baselines.py``), and ETS and ARIMA (``statistical.py``) when ``rnnlab evaluate`` asks.
+
+A long series is scored on a sample, so that its evaluation takes seconds, not minutes: at most
+``MAX_ORIGINS`` origins (the stride is widened to every k-th origin, and the stored ``stride``
+says so), and AR(p) fitted on the last ``AR_FIT_VALUES`` values of the training part.
 """
 
 from __future__ import annotations
@@ -27,6 +31,9 @@ from .statistical import statistical_forecasts
 
 if TYPE_CHECKING:
     from ..model import SequenceModel
+
+MAX_ORIGINS = 2000  # origins of one backtest; more are sampled by a wider stride
+AR_FIT_VALUES = 20_000  # the most recent training values AR(p) is fitted on
 
 
 def backtest_origins(prepared: Prepared, horizon: int, stride: int = 1) -> list[int]:
@@ -56,10 +63,13 @@ def evaluate_test(
     horizon = min(horizon, prepared.split.test_size) if prepared.split.test_size else horizon
     train = values[: prepared.split.train_end]
     origins = backtest_origins(prepared, horizon, stride)
+    if len(origins) > MAX_ORIGINS:  # a long test part: every k-th origin, at most MAX_ORIGINS of them
+        stride *= -(-len(origins) // MAX_ORIGINS)
+        origins = backtest_origins(prepared, horizon, stride)
     if prepared.context_length and origins[0] < prepared.context_length:
         raise InputError(f"data.context_length ({prepared.context_length}) is longer than the history at the test part")
     season = prepared.season
-    ar = choose_ar(train, season, ar_order)
+    ar = choose_ar(train[-AR_FIT_VALUES:], season, ar_order)
     models = list(members) if len(members) > 1 else [model]
     for m in models:
         if hasattr(m, "eval"):  # a torch module: no dropout while forecasting
