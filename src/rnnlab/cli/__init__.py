@@ -5,11 +5,12 @@ the library are caught in ``main`` and printed as one line, ``error: …``, with
 usage errors and 1 otherwise. torch is imported only by the commands that need it, so ``--help``
 stays fast. Each module registers its commands on ``app``:
 
-- training: train, seed
+- training: train, seed, compile
 - forecasting: forecast, explain
 - inspect: weights, evaluate, datasets
-- runs: runs list, show, rm
+- runs: runs list, show, rm, check
 - outputs: plot, report, serve
+- many: fit-many
 """
 
 from __future__ import annotations
