@@ -212,4 +212,4 @@ def test_scaled_run_walks_the_scaled_values(tmp_path, capsys):
     assert scaler.kind == "standard"
     np.testing.assert_allclose(walk["context"], scaler.transform([0.1, 0.5]), rtol=1e-15)
     assert float(scaler.inverse([walk["prediction"]])[0]) == pytest.approx(expected, abs=1e-6)
-    assert walk["passed"] and "scaled values" in err and f"{float(scaler.inverse([walk['prediction']])[0]):.10g}" in err
+    assert walk["passed"] and "the network sees transformed values: scaled" in err and f"{float(scaler.inverse([walk['prediction']])[0]):.10g}" in err
