@@ -133,7 +133,7 @@ def _numbers(pd, cells, decimal: str) -> tuple[np.ndarray, list[tuple[int, str]]
     if decimal == ",":
         text = text.where(~text.str.contains(",", regex=False), text.str.replace(".", "", regex=False)
                           .str.replace(",", ".", regex=False))
-    values = pd.to_numeric(text.where(~missing, "nan"), errors="coerce").to_numpy(dtype=np.float64)
+    values = pd.to_numeric(text.where(~missing, "nan"), errors="coerce").to_numpy(dtype=np.float64, copy=True)
     unread = np.flatnonzero(~np.isfinite(values) & ~missing)
     bad = []
     for position in unread.tolist():  # what pandas does not read, Python's float may (e.g. "1_000")
