@@ -79,39 +79,45 @@ def train_and_store(
     if not isinstance(store, RunStore):
         raise ConfigError(f"store must be a RunStore, got {type(store).__name__}")
     with Guard(should_stop) as guard, pinned(config.data) as series:
-        result, selection = first_fit(config, on_step=on_step, should_stop=guard.should_stop)
-        config = result.config
-        metrics, error, notes = with_selection({}, selection), None, {}
-        if guard.received is None:
-            guard.phase = "evaluate"
-            try:
-                hooks.point("evaluate")
-                metrics = with_selection(evaluate_result(result), selection)
-            except EvaluationInterrupted:
-                pass
-            except RnnlabError as exc:
-                error = f"the run could not be evaluated: {exc}"
-            except Exception as exc:  # a finished training is never thrown away for its evaluation
-                error = f"the run could not be evaluated: {type(exc).__name__}: {exc}"
-            guard.phase = "store"
-        if guard.received is not None:
-            notes["evaluation"] = f"skipped: {guard.name()} came after the last step"
-        backtest = None
-        if refits(config) and result.status == "completed" and guard.received is None:
-            held_out = {"val_fraction": config.data.val_fraction, "test_fraction": config.data.test_fraction,
-                        "steps": result.steps_done}
-            guard.phase = "train"
-            final = train(refit_config(config), on_step=on_step, should_stop=guard.should_stop)
-            guard.phase = "store"
-            if final.status != "interrupted" and guard.received is None:  # else the backtested model stays
-                result, backtest = final, held_out
+        fit = _fit(config, guard, series, on_step)
         catalog_error = None
         try:
-            run_id = store.save(result, metrics, name=name, backtest=backtest, series=series, notes=notes)
+            run_id = store.save(fit.result, fit.metrics, name=name, backtest=fit.backtest, series=series, notes=fit.notes)
         except RunKeptError as exc:
             run_id, catalog_error = exc.run_id, str(exc)
-    return StoredRun(result, run_id, metrics, error, guard.received, guard.name(), catalog_error,
-                     "evaluation" in notes)
+    return StoredRun(fit.result, run_id, fit.metrics, fit.evaluation_error, guard.received, guard.name(), catalog_error,
+                     "evaluation" in fit.notes)
+
+
+def _fit(config: RunConfig, guard: Guard, series, on_step: StepCallback | None = None) -> "Trained":
+    """Train (or choose), evaluate and refit under ``guard``: the work of ``train_and_store``
+    and ``train_and_evaluate`` before anything is stored."""
+    result, selection = first_fit(config, on_step=on_step, should_stop=guard.should_stop)
+    config = result.config
+    metrics, error, notes, backtest = with_selection({}, selection), None, {}, None
+    if guard.received is None:
+        guard.phase = "evaluate"
+        try:
+            hooks.point("evaluate")
+            metrics = with_selection(evaluate_result(result), selection)
+        except EvaluationInterrupted:
+            pass
+        except RnnlabError as exc:
+            error = f"the run could not be evaluated: {exc}"
+        except Exception as exc:  # a finished training is never thrown away for its evaluation
+            error = f"the run could not be evaluated: {type(exc).__name__}: {exc}"
+        guard.phase = "store"
+    if guard.received is not None:
+        notes["evaluation"] = f"skipped: {guard.name()} came after the last step"
+    if refits(config) and result.status == "completed" and guard.received is None:
+        held_out = {"val_fraction": config.data.val_fraction, "test_fraction": config.data.test_fraction,
+                    "steps": result.steps_done}
+        guard.phase = "train"
+        final = train(refit_config(config), on_step=on_step, should_stop=guard.should_stop)
+        guard.phase = "store"
+        if final.status != "interrupted" and guard.received is None:  # else the backtested model stays
+            result, backtest = final, held_out
+    return Trained(result, metrics, error, notes, backtest, series, guard.received)
 
 
 def first_fit(config: RunConfig, *, on_step: StepCallback | None = None,
@@ -160,28 +166,4 @@ def train_and_evaluate(config: RunConfig, *, should_stop: Callable[[], bool] | N
     if not isinstance(config, RunConfig):
         raise ConfigError(f"config must be a RunConfig, got {type(config).__name__}")
     with Guard(should_stop) as guard, pinned(config.data) as series:
-        result, selection = first_fit(config, should_stop=guard.should_stop)
-        config = result.config
-        metrics, error, notes, backtest = with_selection({}, selection), None, {}, None
-        if guard.received is None:
-            guard.phase = "evaluate"
-            try:
-                metrics = with_selection(evaluate_result(result), selection)
-            except EvaluationInterrupted:
-                pass
-            except RnnlabError as exc:
-                error = f"the run could not be evaluated: {exc}"
-            except Exception as exc:  # a finished training is never thrown away for its evaluation
-                error = f"the run could not be evaluated: {type(exc).__name__}: {exc}"
-            guard.phase = "store"
-        if guard.received is not None:
-            notes["evaluation"] = f"skipped: {guard.name()} came after the last step"
-        if refits(config) and result.status == "completed" and guard.received is None:
-            held_out = {"val_fraction": config.data.val_fraction, "test_fraction": config.data.test_fraction,
-                        "steps": result.steps_done}
-            guard.phase = "train"
-            final = train(refit_config(config), should_stop=guard.should_stop)
-            guard.phase = "store"
-            if final.status != "interrupted" and guard.received is None:
-                result, backtest = final, held_out
-    return Trained(result, metrics, error, notes, backtest, series, guard.received)
+        return _fit(config, guard, series)
