@@ -114,8 +114,12 @@ def click_point(page, x: float, y: float) -> None:
     )
     page.mouse.move(px - 30, py)
     page.mouse.move(px, py, steps=3)
-    # plotly turns a click into a point click only once it hovers that point
-    page.wait_for_selector("#forecast-chart .hoverlayer .hovertext", timeout=10_000)
+    # plotly turns a click into a point click only once it hovers that point: wait until the
+    # point it hovers is this one (its hover events are throttled, so an earlier point may linger)
+    page.wait_for_function(
+        "(x) => (document.getElementById('forecast-chart')._hoverdata || []).some((p) => p.x === x)",
+        arg=x, timeout=10_000,
+    )
     page.mouse.click(px, py)
 
 
