@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
+
 import pytest
 
 from rnnlab.config import RunConfig
@@ -44,3 +47,18 @@ def stored_run(runs_dir, cli):
     import json
 
     return json.loads(out)["id"]
+
+
+@contextlib.contextmanager
+def deadline(seconds: int):
+    """Fail instead of hanging (a FIFO that is opened blocks until a writer comes)."""
+    def expired(signum, frame):
+        raise TimeoutError(f"still running after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)

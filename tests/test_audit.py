@@ -4,10 +4,8 @@ and still load."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
 from pathlib import Path
 
 import pytest
@@ -16,7 +14,7 @@ from rnnlab.pipeline import train_and_store
 from rnnlab.presets import resolve_config
 from rnnlab.store import RunStore
 
-from conftest import tiny
+from conftest import deadline, tiny
 
 
 @pytest.fixture(scope="module")
@@ -98,20 +96,6 @@ CASES = [
     ("explain", "latest", "--values", "x"), ("report", "latest", "--out", "/nonexistent/a/b.html"),
     ("report", "latest", "--out", F % "dir"), ("plot", "latest", "--out", F % "file"),
 ]
-
-
-@contextlib.contextmanager
-def deadline(seconds: int):
-    def expired(signum, frame):
-        raise TimeoutError(f"still running after {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, expired)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: " ".join(case)[:60])

@@ -4,11 +4,9 @@ docs/run-store.md is the one in ``limits.LIMITS``."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
-import signal
 from pathlib import Path
 
 import pytest
@@ -19,24 +17,9 @@ from rnnlab.errors import ConfigError, InputError, RunCorruptError
 from rnnlab.presets import apply_overrides, preset, resolve_config
 from rnnlab.store import RunStore
 
-from conftest import tiny
+from conftest import deadline, tiny
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "run-store.md"
-
-
-@contextlib.contextmanager
-def deadline(seconds: int):
-    """Fail instead of hanging (a FIFO that is opened blocks until a writer comes)."""
-    def expired(signum, frame):
-        raise TimeoutError(f"still running after {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, expired)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 # every sized config field, one past its limit -> the message
